@@ -1,0 +1,62 @@
+"""Company and person names: normalization for duplicate checks, pinyin for sorting and search."""
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from pypinyin import Style, lazy_pinyin
+
+# Legal-form suffixes that do not tell two companies apart (longest first).
+COMPANY_SUFFIXES = (
+    "股份有限公司",
+    "有限责任公司",
+    "集团有限公司",
+    "有限公司",
+    "股份公司",
+    "总公司",
+    "公司",
+    "coltd",
+    "companylimited",
+    "limited",
+    "ltd",
+    "incorporated",
+    "inc",
+    "corporation",
+    "corp",
+    "co",
+)
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def normalize_company_name(name: str) -> str:
+    """Fold full-width to half-width, drop spaces, punctuation and legal-form suffixes.
+
+    "华为技术（深圳）有限责任公司" and "华为技术(深圳)有限公司 " normalize to the same key.
+    """
+    text = unicodedata.normalize("NFKC", name or "").lower()
+    text = _NOISE.sub("", text)
+    changed = True
+    while changed and text:
+        changed = False
+        for suffix in COMPANY_SUFFIXES:
+            if text.endswith(suffix) and len(text) > len(suffix):
+                text = text[: -len(suffix)]
+                changed = True
+                break
+    return text
+
+
+def is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+@lru_cache(maxsize=100_000)
+def pinyin_syllables(text: str) -> tuple[str, ...]:
+    """Toneless pinyin per character; non-Chinese runs are kept as they are, lowercased."""
+    return tuple(s.lower() for s in lazy_pinyin(text, style=Style.NORMAL, errors="default") if s.strip())
+
+
+def sort_key(name: str) -> str:
+    """A key that sorts Chinese names in pinyin order (SQLite has no Chinese collation)."""
+    text = unicodedata.normalize("NFKC", name or "").strip()
+    return " ".join(pinyin_syllables(text))[:400]

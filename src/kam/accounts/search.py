@@ -1,0 +1,179 @@
+"""Search over accounts and contacts (ARC-6): fragments, full pinyin, initials, English words.
+
+Each object's names are broken into search terms kept in one indexed table (SearchTerm):
+  - every two-character run of its Chinese names ("中国银行" → 中国, 国银, 银行), so any fragment
+    of two or more characters finds it;
+  - the full pinyin and the pinyin initials of each name ("zhongguoyinhang", "zgyh"), found by prefix;
+  - each English word, found by prefix; and the credit code and phone numbers, found exactly.
+A query is matched term by term in the index, then checked against the names, so results are exact
+and fast on SQLite and PostgreSQL alike.
+"""
+
+import unicodedata
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count
+
+from kam.accounts.models import Account, Contact, SearchTerm
+from kam.accounts.names import is_cjk, pinyin_syllables
+from kam.core import scopes
+
+TERM_MAX = 64
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text or "").lower().strip()
+
+
+def _name_terms(name: str) -> set[str]:
+    text = _norm(name)
+    terms: set[str] = set()
+    # Chinese: every bigram of every run of CJK characters; single-character names as they are.
+    run = ""
+    for ch in text + " ":
+        if is_cjk(ch):
+            run += ch
+            continue
+        if len(run) == 1:
+            terms.add(run)
+        terms.update(run[i : i + 2] for i in range(len(run) - 1))
+        run = ""
+    if any(is_cjk(ch) for ch in text):
+        syllables = [s for s in pinyin_syllables(text) if s.isalnum()]
+        if syllables:
+            terms.add("".join(syllables)[:TERM_MAX])
+            terms.add("".join(s[0] for s in syllables)[:TERM_MAX])
+    # Latin words (English names, letters inside Chinese names) for prefix search.
+    word = ""
+    for ch in text + " ":
+        if ch.isascii() and ch.isalnum():
+            word += ch
+            continue
+        if word:
+            terms.add(word[:TERM_MAX])
+        word = ""
+    return terms
+
+
+def account_terms(account: Account) -> set[str]:
+    terms: set[str] = set()
+    for name in [account.name, account.name_en, *(account.short_names or [])]:
+        terms |= _name_terms(name)
+    if account.credit_code:
+        terms.add(account.credit_code.lower())
+    if account.phone:
+        terms.add(account.phone.lstrip("+"))
+    return terms
+
+
+def contact_terms(contact: Contact) -> set[str]:
+    terms = _name_terms(contact.name) | _name_terms(contact.name_en)
+    for phone in (contact.mobile, contact.phone):
+        if phone:
+            terms.add(phone.lstrip("+"))
+    return terms
+
+
+def reindex(kind: str, object_id: int, terms: set[str]) -> None:
+    SearchTerm.objects.filter(kind=kind, object_id=object_id).delete()
+    SearchTerm.objects.bulk_create(SearchTerm(kind=kind, object_id=object_id, term=t) for t in terms if t)
+
+
+def index_account(account: Account) -> None:
+    reindex(SearchTerm.ACCOUNT, account.pk, account_terms(account))
+
+
+def index_contact(contact: Contact) -> None:
+    reindex(SearchTerm.CONTACT, contact.pk, contact_terms(contact))
+
+
+def _matching_ids(kind: str, query: str):
+    """A subquery of object ids whose terms match the query, or None if the query is too short."""
+    q = _norm(query).replace(" ", "")
+    if not q:
+        return None
+    terms = SearchTerm.objects.filter(kind=kind)
+    cjk = [ch for ch in q if is_cjk(ch)]
+    if cjk:
+        if len(q) == 1:
+            return terms.filter(term=q).values("object_id")
+        bigrams = {q[i : i + 2] for i in range(len(q) - 1) if is_cjk(q[i]) and is_cjk(q[i + 1])}
+        if not bigrams:
+            return None
+        # All bigrams must be present; the final check against the names happens in search().
+        return (
+            terms.filter(term__in=bigrams)
+            .values("object_id")
+            .annotate(n=Count("term", distinct=True))
+            .filter(n=len(bigrams))
+            .values("object_id")
+        )
+    if len(q) < 2 and not q.isdigit():
+        return None
+    prefix = q[:TERM_MAX]
+    # Prefix match as a range so both databases use the (kind, term) index.
+    return terms.filter(term__gte=prefix, term__lt=prefix + "\uffff").values("object_id")
+
+
+def _names_contain(query: str, *names: str) -> bool:
+    q = _norm(query).replace(" ", "")
+    return any(q in _norm(n).replace(" ", "") for n in names if n)
+
+
+@dataclass
+class SearchResults:
+    accounts: list
+    contacts: list
+
+
+def search_accounts(user, query: str, *, limit: int | None = None):
+    """Visible accounts matching the query, best match first, names in pinyin order."""
+    limit = limit or settings.KAM["SEARCH_RESULT_LIMIT"]
+    ids = _matching_ids(SearchTerm.ACCOUNT, query)
+    if ids is None:
+        return []
+    candidates = scopes.visible_accounts(user).filter(pk__in=ids).select_related("owner").order_by("name_sort", "id")
+    cjk = any(is_cjk(ch) for ch in query)
+    results = []
+    for account in candidates[: limit * 4]:
+        if cjk and not _names_contain(query, account.name, *(account.short_names or [])):
+            continue
+        results.append(account)
+        if len(results) == limit:
+            break
+    q = _norm(query)
+    results.sort(key=lambda a: (0 if _norm(a.name) == q or q in map(_norm, a.short_names or []) else 1))
+    return results
+
+
+def search_contacts(user, query: str, *, limit: int | None = None):
+    limit = limit or settings.KAM["SEARCH_RESULT_LIMIT"]
+    ids = _matching_ids(SearchTerm.CONTACT, query)
+    if ids is None:
+        return []
+    candidates = scopes.visible_contacts(user).filter(pk__in=ids).order_by("name_sort", "id")
+    cjk = any(is_cjk(ch) for ch in query)
+    results = []
+    for contact in candidates[: limit * 4]:
+        if cjk and not _names_contain(query, contact.name):
+            continue
+        results.append(contact)
+        if len(results) == limit:
+            break
+    return results
+
+
+def search(user, query: str, *, limit: int | None = None) -> SearchResults:
+    return SearchResults(accounts=search_accounts(user, query, limit=limit), contacts=search_contacts(user, query, limit=limit))
+
+
+def account_ids_matching(query: str):
+    """Ids of accounts whose search terms match (for list filters); empty if the query is too short."""
+    ids = _matching_ids(SearchTerm.ACCOUNT, query)
+    return ids if ids is not None else SearchTerm.objects.none().values("object_id")
+
+
+def contact_ids_matching(query: str):
+    ids = _matching_ids(SearchTerm.CONTACT, query)
+    return ids if ids is not None else SearchTerm.objects.none().values("object_id")

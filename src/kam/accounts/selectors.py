@@ -1,0 +1,120 @@
+"""Reads on the customer archive; each starts from the caller's data scope (core.scopes)."""
+
+from django.db.models import Prefetch, QuerySet
+
+from kam.accounts.models import Account, AccountContact, AccountUpdate, Attachment, Contact
+from kam.core import scopes
+from kam.core.models import AuditAction, AuditEvent
+from kam.org.models import Role
+
+ACCOUNT_FILTERS = ("owner", "department", "province", "city", "industry", "ownership", "lifecycle", "tag", "q")
+
+
+def account_list(user, *, filters: dict | None = None, include_archived: bool = False) -> QuerySet[Account]:
+    """Visible accounts, filtered; `q` is a text query (fragment, pinyin, initials, code)."""
+    from kam.accounts.search import account_ids_matching
+
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    accounts = scopes.visible_accounts(user, include_archived=include_archived)
+    if "owner" in filters:
+        accounts = accounts.filter(owner_id=filters["owner"])
+    if "department" in filters:
+        accounts = accounts.filter(department_id=filters["department"])
+    for name in ("province", "city", "industry", "ownership", "lifecycle"):
+        if name in filters:
+            accounts = accounts.filter(**{name: filters[name]})
+    if "tag" in filters:
+        accounts = accounts.filter(tags__name=filters["tag"])
+    if "q" in filters:
+        accounts = accounts.filter(pk__in=account_ids_matching(filters["q"]))
+    return accounts.select_related("owner", "department").order_by("name_sort", "id")
+
+
+def account_detail(user, pk) -> Account:
+    account = scopes.get_account_for_user(user, pk, include_archived=True)
+    return Account.objects.select_related("owner", "department", "parent").prefetch_related("tags").get(pk=account.pk)
+
+
+def account_positions(account: Account) -> QuerySet[AccountContact]:
+    """The buying centre of an account (its contacts' positions), most influential first."""
+    return (
+        AccountContact.objects.filter(account=account, contact__is_archived=False)
+        .select_related("contact", "reports_to", "account")
+        .order_by("-influence", "contact__name_sort")
+    )
+
+
+def account_branches(user, account: Account) -> QuerySet[Account]:
+    return scopes.visible_accounts(user).filter(parent=account).select_related("owner")
+
+
+def account_head_offices(account: Account) -> list[Account]:
+    """The chain of head offices above an account, nearest first."""
+    chain, seen, node = [], {account.pk}, account.parent
+    while node is not None and node.pk not in seen:
+        chain.append(node)
+        seen.add(node.pk)
+        node = node.parent
+    return chain
+
+
+def account_updates(account: Account) -> QuerySet[AccountUpdate]:
+    return account.updates.select_related("author")
+
+
+def account_attachments(account: Account) -> QuerySet[Attachment]:
+    return account.attachments.filter(is_archived=False).select_related("uploaded_by")
+
+
+def can_see_history(user, account: Account) -> bool:
+    """The account's audit history: its owner, heads and admins in scope, executives."""
+    return account.owner_id == user.pk or user.role in (Role.KA_HEAD, Role.ADMIN, Role.EXECUTIVE)
+
+
+def account_history(account: Account) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(account_id=account.pk).exclude(action=AuditAction.VIEW_PERSONAL).select_related("actor")
+
+
+def org_chart(account: Account) -> dict:
+    """The buying centre as a reports-to forest for ECharts' tree series (ARC-2)."""
+    positions = list(account_positions(account))
+    nodes = {
+        p.pk: {
+            "name": p.contact.name,
+            "value": p.contact_id,
+            "title": p.title,
+            "role": p.get_buying_role_display() if p.buying_role else "",
+            "attitude": p.attitude,
+            "influence": p.influence,
+            "children": [],
+        }
+        for p in positions
+    }
+    roots = []
+    for p in positions:
+        parent = nodes.get(p.reports_to_id)
+        (parent["children"] if parent else roots).append(nodes[p.pk])
+    return {"name": account.name, "children": roots}
+
+
+def contact_list(user, *, q: str = "", account: int | None = None) -> QuerySet[Contact]:
+    from kam.accounts.search import contact_ids_matching
+
+    contacts = scopes.visible_contacts(user)
+    if account:
+        contacts = contacts.filter(positions__account_id=account)
+    if q:
+        contacts = contacts.filter(pk__in=contact_ids_matching(q))
+    return contacts.order_by("name_sort", "id")
+
+
+def contact_positions(user, contact: Contact) -> QuerySet[AccountContact]:
+    """The contact's positions at accounts the user may see."""
+    return (
+        contact.positions.filter(account__in=scopes.visible_accounts(user))
+        .select_related("account", "reports_to__contact")
+        .order_by("account__name_sort")
+    )
+
+
+__all__ = ["ACCOUNT_FILTERS", "Prefetch"]

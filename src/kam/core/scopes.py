@@ -1,0 +1,111 @@
+"""Data scopes: the one place that decides which accounts a user may see and change.
+
+Every selector starts here. A user sees the accounts their scope covers (own, own department,
+department and below, all) plus those whose virtual team they are on. What they may not see does
+not exist for them: lookups answer 404, never 403.
+"""
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from kam.accounts.models import Account, AccountTeamMember, Contact, TeamAccess, Visitor
+from kam.org.models import DataScope, Department, Role
+
+# Roles that may change accounts they can see because of their scope (besides owner and team).
+SCOPE_EDITORS = {Role.KA_HEAD, Role.ADMIN}
+
+
+def _scope_q(user, *, owner_field: str, department_field: str) -> Q:
+    """Q for the records a user's data scope covers, by owner and owner's department."""
+    if user.data_scope == DataScope.ALL:
+        return Q()
+    if user.data_scope == DataScope.SUBTREE and user.department_id:
+        subtree = Department.objects.filter(path__startswith=user.department.path).values("pk")
+        return Q(**{f"{department_field}__in": subtree})
+    if user.data_scope == DataScope.DEPARTMENT and user.department_id:
+        return Q(**{department_field: user.department_id})
+    return Q(**{owner_field: user.pk})
+
+
+def _is_active(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+def visible_accounts(user, *, include_archived: bool = False) -> QuerySet[Account]:
+    """Accounts the user may see: their scope, plus the virtual teams they are on."""
+    if not _is_active(user):
+        return Account.objects.none()
+    on_team = Q(pk__in=AccountTeamMember.objects.filter(user=user).values("account_id"))
+    accounts = Account.objects.filter(_scope_q(user, owner_field="owner", department_field="department") | on_team)
+    if not include_archived:
+        accounts = accounts.filter(is_archived=False)
+    return accounts
+
+
+def editable_accounts(user) -> QuerySet[Account]:
+    """Accounts the user may change: as owner, as a read-write team member, or as a head/admin in scope."""
+    if not _is_active(user):
+        return Account.objects.none()
+    owner = Q(owner=user)
+    team_writer = Q(pk__in=AccountTeamMember.objects.filter(user=user, access=TeamAccess.WRITE).values("account_id"))
+    condition = owner | team_writer
+    if user.role in SCOPE_EDITORS:
+        condition |= _scope_q(user, owner_field="owner", department_field="department")
+    return Account.objects.filter(condition)
+
+
+def get_account_for_user(user, pk, *, write: bool = False, include_archived: bool = False) -> Account:
+    """The account, if the user may see it (and change it, with write=True); otherwise 404."""
+    accounts = editable_accounts(user) if write else visible_accounts(user, include_archived=True)
+    account = accounts.select_related("owner", "department", "parent").filter(pk=pk).first()
+    if account is None or (account.is_archived and not include_archived and not write):
+        raise Http404
+    return account
+
+
+def can_edit_account(user, account: Account) -> bool:
+    return editable_accounts(user).filter(pk=account.pk).exists()
+
+
+def visible_contacts(user, *, include_archived: bool = False) -> QuerySet[Contact]:
+    """Contacts with a position at an account the user may see."""
+    contacts = Contact.objects.filter(
+        pk__in=visible_accounts(user).values("positions__contact_id")
+    )
+    if not include_archived:
+        contacts = contacts.filter(is_archived=False)
+    return contacts
+
+
+def get_contact_for_user(user, pk, *, write: bool = False) -> Contact:
+    """The contact, if at least one of its accounts is visible (editable, with write=True)."""
+    accounts = editable_accounts(user) if write else visible_accounts(user)
+    contact = Contact.objects.filter(pk=pk, positions__account__in=accounts).distinct().first()
+    if contact is None:
+        raise Http404
+    return contact
+
+
+def visible_visitors(user) -> QuerySet[Visitor]:
+    """Visitor-register entries in the user's scope (by who recorded them)."""
+    if not _is_active(user):
+        return Visitor.objects.none()
+    return Visitor.objects.filter(_scope_q(user, owner_field="owner", department_field="department"))
+
+
+def get_visitor_for_user(user, pk) -> Visitor:
+    visitor = visible_visitors(user).filter(pk=pk).first()
+    if visitor is None:
+        raise Http404
+    return visitor
+
+
+def visible_departments(user) -> QuerySet[Department]:
+    """Departments a user may see in lists: their own subtree, or all with scope 'all'."""
+    if not _is_active(user):
+        return Department.objects.none()
+    if user.data_scope == DataScope.ALL or user.role == Role.ADMIN:
+        return Department.objects.all()
+    if user.department_id:
+        return Department.objects.filter(path__startswith=user.department.path)
+    return Department.objects.none()

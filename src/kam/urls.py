@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from kam.accounts.api import router as accounts_router
+from kam.core import views as core_views
+from kam.core.api import api
+from kam.org.api import router as org_router
+
+api.add_router("/", accounts_router)
+api.add_router("/", org_router)
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("language/", core_views.set_language, name="set_language"),
+    path("regions/options/", core_views.region_options, name="region_options"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("", include("kam.accounts.urls")),
+]
