@@ -28,6 +28,7 @@ class AccountForm(forms.ModelForm):
     )
     tags = forms.CharField(label=_("tags"), required=False, help_text=_("Separate with commas"))
     confirm_duplicates = forms.BooleanField(label=_("Save anyway (same phone as another account)"), required=False)
+    website = forms.URLField(label=_("website"), required=False, max_length=200, assume_scheme="https")
 
     class Meta:
         model = Account

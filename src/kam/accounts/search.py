@@ -41,9 +41,12 @@ def _name_terms(name: str) -> set[str]:
         run = ""
     if any(is_cjk(ch) for ch in text):
         syllables = [s for s in pinyin_syllables(text) if s.isalnum()]
-        if syllables:
-            terms.add("".join(syllables)[:TERM_MAX])
-            terms.add("".join(s[0] for s in syllables)[:TERM_MAX])
+        # Pinyin and initials from every character on, so "yinhang" and "yh" find 中国银行 too.
+        for start in range(len(syllables)):
+            rest = syllables[start:]
+            if len(rest) > 1 or start == 0:
+                terms.add("".join(rest)[:TERM_MAX])
+                terms.add("".join(s[0] for s in rest)[:TERM_MAX])
     # Latin words (English names, letters inside Chinese names) for prefix search.
     word = ""
     for ch in text + " ":
@@ -111,9 +114,20 @@ def _matching_ids(kind: str, query: str):
         )
     if len(q) < 2 and not q.isdigit():
         return None
-    prefix = q[:TERM_MAX]
-    # Prefix match as a range so both databases use the (kind, term) index.
-    return terms.filter(term__gte=prefix, term__lt=prefix + "\uffff").values("object_id")
+
+    def prefixed(prefix: str):
+        # A prefix match written as a range, so both databases use the (kind, term) index.
+        prefix = prefix[:TERM_MAX]
+        return terms.filter(term__gte=prefix, term__lt=prefix + "\uffff").values("object_id")
+
+    words = [w for w in _norm(query).split() if w]
+    if len(words) < 2:
+        return prefixed(q)
+    # "bank of china": every word must match, or the words typed together ("zhong guo" → zhongguo).
+    every_word = prefixed(words[0])
+    for word in words[1:]:
+        every_word = every_word.filter(object_id__in=prefixed(word))
+    return prefixed(q).union(every_word)
 
 
 def _names_contain(query: str, *names: str) -> bool:

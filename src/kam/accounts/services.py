@@ -421,15 +421,17 @@ def _apply_contact_fields(contact: Contact, fields: dict) -> None:
     for name, value in data.items():
         if name not in errors:
             setattr(contact, name, value if value is not None or name in ("birthday", "birth_year", "joined_company_on") else "")
-    if contact.birthday and contact.birthday > timezone.localdate():
-        errors["birthday"] = [_("A birthday cannot be in the future.")]
-    if contact.birth_year and not (1900 <= contact.birth_year <= timezone.localdate().year):
-        errors["birth_year"] = [_("Enter a year between 1900 and this year.")]
     try:
+        # full_clean also turns strings into dates and numbers, so the checks below compare values.
         _full_clean(contact, exclude=["created_by", *errors])
     except ValidationError as e:
         for key, messages in e.message_dict.items():
             errors.setdefault(key, messages)
+    today = timezone.localdate()
+    if "birthday" not in errors and contact.birthday and contact.birthday > today:
+        errors["birthday"] = [_("A birthday cannot be in the future.")]
+    if "birth_year" not in errors and contact.birth_year and not 1900 <= contact.birth_year <= today.year:
+        errors["birth_year"] = [_("Enter a year between 1900 and this year.")]
     if errors:
         raise ValidationError(errors)
     contact.name_sort = sort_key(contact.name)

@@ -18,7 +18,8 @@ SCOPE_EDITORS = {Role.KA_HEAD, Role.ADMIN}
 def _scope_q(user, *, owner_field: str, department_field: str) -> Q:
     """Q for the records a user's data scope covers, by owner and owner's department."""
     if user.data_scope == DataScope.ALL:
-        return Q()
+        # Not Q(): an empty Q vanishes when OR-ed with the team condition.
+        return Q(pk__isnull=False)
     if user.data_scope == DataScope.SUBTREE and user.department_id:
         subtree = Department.objects.filter(path__startswith=user.department.path).values("pk")
         return Q(**{f"{department_field}__in": subtree})

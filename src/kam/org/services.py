@@ -66,7 +66,8 @@ def user_create(*, actor, username: str, password: str | None, role: str, depart
     if scope not in DataScope.values:
         raise ValidationError({"data_scope": _("Unknown data scope. Choose one of: %(s)s.") % {"s": ", ".join(DataScope.values)}})
     user = User(username=username, role=role, department=department, data_scope=scope,
-                display_name=display_name, email=email, is_staff=(role == Role.ADMIN))  # fmt: skip
+                display_name=display_name, email=email, is_staff=(role == Role.ADMIN),
+                is_superuser=(role == Role.ADMIN))  # fmt: skip
     user.full_clean(exclude=["password"])
     if password:
         validate_password(password, user)
