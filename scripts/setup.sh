@@ -20,12 +20,13 @@ apt_install() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-apt_install python3-venv fonts-wqy-zenhei
+PY=${PYTHON:-python3}
+"$PY" -c "import ensurepip, venv" 2>/dev/null || apt_install python3-venv
+apt_install fonts-wqy-zenhei
 if [ "$want" = test ]; then
   apt_install postgresql chromium gettext
 fi
 
-PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
