@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from kam.core import audit
 from kam.core.models import AuditAction
 from kam.org import services
-from kam.org.models import Department, User
+from kam.org.models import Department, Role, User
 
 
 @admin.register(Department)
@@ -47,6 +47,8 @@ class UserAdmin(BaseUserAdmin):
 
     def save_model(self, request, obj, form, change):
         before = audit.snapshot(User.objects.get(pk=obj.pk), services.USER_FIELDS) if change else {}
+        # The admin role is what opens these screens; other roles never do.
+        obj.is_staff = obj.is_superuser = obj.role == Role.ADMIN
         if change and "department" in form.changed_data:
             obj.owned_accounts.update(department=obj.department)
         super().save_model(request, obj, form, change)
