@@ -94,7 +94,9 @@ class ApiClient:
         kwargs = {**self.headers, **extra}
         if method in ("get", "delete"):
             return getattr(self.client, method)(url, data or {}, **kwargs)
-        return getattr(self.client, method)(url, data if data is not None else {}, content_type="application/json", **kwargs)
+        return getattr(self.client, method)(
+            url, data if data is not None else {}, content_type="application/json", **kwargs
+        )
 
     def get(self, path, data=None, **extra):
         return self._call("get", path, data, **extra)

@@ -14,7 +14,21 @@ def test_createuser_creates_the_department_path_and_defaults_the_scope(db, monke
     assert user.department.name == "大客户部" and user.department.parent.name == "华东分公司"
     assert user.check_password("Kam-cli-pass-2026")
     assert user.password.startswith("argon2")
-    assert cli.main(["createuser", "li", "--role", "ka_manager", "--department", "总公司/华东分公司/大客户部", "--scope", "department"]) == 0
+    assert (
+        cli.main(
+            [
+                "createuser",
+                "li",
+                "--role",
+                "ka_manager",
+                "--department",
+                "总公司/华东分公司/大客户部",
+                "--scope",
+                "department",
+            ]
+        )
+        == 0
+    )
     assert User.objects.get(username="li").data_scope == DataScope.DEPARTMENT
     assert Department.objects.filter(name="大客户部").count() == 1
 

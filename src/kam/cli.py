@@ -36,7 +36,7 @@ def cmd_serve(args) -> int:
         "--timeout", "120",
         "--forwarded-allow-ips", os.environ.get("KAM_FORWARDED_ALLOW_IPS", "127.0.0.1"),
     ]  # fmt: skip
-    os.execv(sys.executable, argv)
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn
     return 0
 
 

@@ -159,9 +159,7 @@ WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic 
 
 # Uploads: limits on size and type. Attachments are stored under FILES_DIR, never under static.
 ATTACHMENT_MAX_BYTES = int(os.environ.get("KAM_ATTACHMENT_MAX_MB", "20")) * 1024 * 1024
-ATTACHMENT_EXTENSIONS = env_list(
-    "KAM_ATTACHMENT_EXTENSIONS", "pdf,jpg,jpeg,png,doc,docx,xls,xlsx,txt,csv,zip,ofd"
-)
+ATTACHMENT_EXTENSIONS = env_list("KAM_ATTACHMENT_EXTENSIONS", "pdf,jpg,jpeg,png,doc,docx,xls,xlsx,txt,csv,zip,ofd")
 IMPORT_MAX_BYTES = int(os.environ.get("KAM_IMPORT_MAX_MB", "50")) * 1024 * 1024
 IMPORT_MAX_ROWS = int(os.environ.get("KAM_IMPORT_MAX_ROWS", "200000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -31,7 +31,9 @@ def test_arc2_opening_the_personal_file_is_audited(people, make_account, make_co
     contact = make_contact(make_account(people.manager), hometown="苏州")
     personal = services.contact_personal_file(actor=people.head, contact=contact)
     assert personal["hometown"] == "苏州"
-    assert AuditEvent.objects.filter(action=AuditAction.VIEW_PERSONAL, actor=people.head, target_id=str(contact.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.VIEW_PERSONAL, actor=people.head, target_id=str(contact.pk)
+    ).exists()
 
 
 def test_arc2_org_chart_follows_reports_to(people, make_account, make_contact):
@@ -59,7 +61,9 @@ def test_arc2_reports_to_must_be_at_the_same_account_and_not_loop(people, make_a
 def test_arc2_contact_can_hold_positions_at_two_accounts(people, make_account, make_contact):
     a, b = make_account(people.manager), make_account(people.manager)
     contact = make_contact(a, name="兼职董事")
-    services.position_set(actor=people.manager, account=b, contact=contact, fields={"title": "独立董事", "buying_role": "other"})
+    services.position_set(
+        actor=people.manager, account=b, contact=contact, fields={"title": "独立董事", "buying_role": "other"}
+    )
     assert sorted(p.account_id for p in contact.positions.all()) == sorted([a.pk, b.pk])
 
 
@@ -69,7 +73,9 @@ def test_arc2_contact_can_hold_positions_at_two_accounts(people, make_account, m
 )  # fmt: skip
 def test_arc2_bad_contact_fields_are_named(people, make_account, fields, field):
     with pytest.raises(ValidationError) as e:
-        services.contact_create(actor=people.manager, account=make_account(people.manager), fields={"name": "某人", **fields})
+        services.contact_create(
+            actor=people.manager, account=make_account(people.manager), fields={"name": "某人", **fields}
+        )
     assert field in e.value.message_dict
 
 
@@ -80,7 +86,9 @@ def test_contact_update_audits_and_checks_version(people, make_account, make_con
     services.contact_update(actor=people.manager, contact=contact, fields={"wechat": "lisi"}, version=1)
     with pytest.raises(ConflictError):
         services.contact_update(actor=people.manager, contact=contact, fields={"wechat": "x"}, version=1)
-    assert AuditEvent.objects.filter(action=AuditAction.UPDATE, target_id=str(contact.pk)).get().changes == {"wechat": ["", "lisi"]}
+    assert AuditEvent.objects.filter(action=AuditAction.UPDATE, target_id=str(contact.pk)).get().changes == {
+        "wechat": ["", "lisi"]
+    }
 
 
 def test_arc3_visitor_is_recorded_and_promoted_to_a_new_account(people):

@@ -44,7 +44,10 @@ def test_arc6_results_are_limited_to_the_scope(people, make_account):
     make_account(people.outsider, name="广州银行股份有限公司")
     assert names(search.search_accounts(people.manager, "银行")) == ["上海银行股份有限公司"]
     assert names(search.search_accounts(people.outsider, "银行")) == ["广州银行股份有限公司"]
-    assert sorted(names(search.search_accounts(people.executive, "银行"))) == ["上海银行股份有限公司", "广州银行股份有限公司"]
+    assert sorted(names(search.search_accounts(people.executive, "银行"))) == [
+        "上海银行股份有限公司",
+        "广州银行股份有限公司",
+    ]
 
 
 def test_arc6_chinese_names_sort_in_pinyin_order(people, make_account):

@@ -58,7 +58,14 @@ def test_arc1_bad_fields_are_named(people, field, value):
 
 
 @pytest.mark.parametrize(
-    "second_name", ["中国银行股份有限公司", "中国银行有限责任公司", "中国银行（股份）有限公司", " 中国 银行 有限公司", "ＣＨＩＮＡ银行"]
+    "second_name",
+    [
+        "中国银行股份有限公司",
+        "中国银行有限责任公司",
+        "中国银行（股份）有限公司",
+        " 中国 银行 有限公司",
+        "ＣＨＩＮＡ银行",
+    ],
 )
 def test_arc5_same_normalized_name_is_a_duplicate(people, make_account, second_name):
     make_account(people.manager, name="中国银行股份有限公司")
@@ -137,9 +144,14 @@ def test_arc1_group_hierarchy_refuses_loops(people, make_account):
 
 def test_arc7_dynamic_information_is_added_never_overwritten(people, make_account):
     account = make_account(people.manager)
-    services.account_update_add(actor=people.manager, account=account, happened_on="2026-01-05", content="客户换了采购负责人")
+    services.account_update_add(
+        actor=people.manager, account=account, happened_on="2026-01-05", content="客户换了采购负责人"
+    )
     services.account_update_add(actor=people.manager, account=account, happened_on="2026-02-01", content="新项目立项")
-    assert list(AccountUpdate.objects.filter(account=account).values_list("content", flat=True)) == ["新项目立项", "客户换了采购负责人"]
+    assert list(AccountUpdate.objects.filter(account=account).values_list("content", flat=True)) == [
+        "新项目立项",
+        "客户换了采购负责人",
+    ]
 
 
 def test_ka_manager_cannot_create_for_someone_else(people):

@@ -33,7 +33,9 @@ def test_arc1_bad_credit_code_shows_the_error_on_the_field_then_can_be_confirmed
 
 def test_arc5_duplicate_is_shown_with_its_owner(people, make_account, page_client):
     make_account(people.colleague, name="乙有限公司")
-    response = page_client(people.head).post("/accounts/new/", {"name": "乙有限责任公司", "lifecycle": "prospect", "owner": people.manager.pk})
+    response = page_client(people.head).post(
+        "/accounts/new/", {"name": "乙有限责任公司", "lifecycle": "prospect", "owner": people.manager.pk}
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "乙有限公司" in html and "王伟" in html
@@ -42,7 +44,11 @@ def test_arc5_duplicate_is_shown_with_its_owner(people, make_account, page_clien
 
 def test_arc5_duplicate_outside_scope_shows_no_name(people, make_account, page_client):
     make_account(people.outsider, name="丙有限公司")
-    html = page_client(people.manager).post("/accounts/new/", {"name": "丙有限公司", "lifecycle": "prospect"}).content.decode()
+    html = (
+        page_client(people.manager)
+        .post("/accounts/new/", {"name": "丙有限公司", "lifecycle": "prospect"})
+        .content.decode()
+    )
     assert "赵强" not in html and "/accounts/" in html
     assert Account.objects.count() == 1
 
@@ -58,7 +64,9 @@ def test_edit_with_a_stale_version_tells_the_user_and_keeps_the_newer_data(peopl
     assert Account.objects.get(pk=account.pk).address == "新地址"
 
 
-def test_arc4_attachment_upload_and_download_are_checked_and_audited(people, make_account, page_client, settings, tmp_path):
+def test_arc4_attachment_upload_and_download_are_checked_and_audited(
+    people, make_account, page_client, settings, tmp_path
+):
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                                                           "OPTIONS": {"location": tmp_path}}}  # fmt: skip
     account = make_account(people.manager)
@@ -77,7 +85,9 @@ def test_arc4_attachment_upload_and_download_are_checked_and_audited(people, mak
     assert Attachment.objects.count() == 1
 
 
-def test_arc2_contact_page_loads_the_personal_file_on_demand_and_audits_it(people, make_account, make_contact, page_client):
+def test_arc2_contact_page_loads_the_personal_file_on_demand_and_audits_it(
+    people, make_account, make_contact, page_client
+):
     contact = make_contact(make_account(people.manager), name="赵六", hometown="绍兴")
     client = page_client(people.manager)
     page = client.get(f"/contacts/{contact.pk}/").content.decode()
@@ -99,7 +109,10 @@ def test_arc2_contact_form_creates_contact_with_position(people, make_account, p
 
 def test_arc3_visitor_register_and_promote_pages(people, page_client):
     client = page_client(people.manager)
-    client.post("/visitors/new/", {"name": "周先生", "visited_on": "2026-11-20", "employer": "杭州某某机械有限公司", "status": "new"})
+    client.post(
+        "/visitors/new/",
+        {"name": "周先生", "visited_on": "2026-11-20", "employer": "杭州某某机械有限公司", "status": "new"},
+    )
     html = client.get("/visitors/").content.decode()
     assert "周先生" in html
     from kam.accounts.models import Visitor
@@ -119,7 +132,9 @@ def test_account_list_queries_do_not_grow_with_rows(people, make_account, page_c
     assert response.status_code == 200 and "列表客户00" in response.content.decode()
 
 
-def test_account_detail_queries_are_bounded(people, make_account, make_contact, page_client, django_assert_max_num_queries):
+def test_account_detail_queries_are_bounded(
+    people, make_account, make_contact, page_client, django_assert_max_num_queries
+):
     account = make_account(people.manager)
     for i in range(10):
         make_contact(account, name=f"联系人{i}")

@@ -13,7 +13,9 @@ def test_arc1_valid_credit_code_is_normalized(raw):
     assert clean_credit_code(raw) == "911000001000013428"
 
 
-@pytest.mark.parametrize("raw", ["91100000100001342", "9110000010000134281", "91100000100001342I", "ABCDEFGHIJKLMNOPQR"])
+@pytest.mark.parametrize(
+    "raw", ["91100000100001342", "9110000010000134281", "91100000100001342I", "ABCDEFGHIJKLMNOPQR"]
+)
 def test_arc1_malformed_credit_code_is_refused(raw):
     with pytest.raises(ValidationError) as e:
         clean_credit_code(raw)

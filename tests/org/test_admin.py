@@ -10,7 +10,9 @@ def test_admin_creates_a_department_under_a_parent(people, org, page_client):
     assert response.status_code == 302
     team = Department.objects.get(name="三组")
     assert team.path == f"{org.east_ka.path}{team.pk}/"
-    assert AuditEvent.objects.filter(target_type="org.department", action=AuditAction.CREATE, actor=people.admin).exists()
+    assert AuditEvent.objects.filter(
+        target_type="org.department", action=AuditAction.CREATE, actor=people.admin
+    ).exists()
 
 
 def test_admin_changes_a_users_role_and_scope_audited(people, org, page_client):

@@ -32,7 +32,9 @@ def test_every_role_has_a_default_scope(org):
 
 def test_gov7_user_create_and_update_are_audited(people, org):
     services.user_update(actor=people.admin, user=people.colleague, fields={"data_scope": DataScope.DEPARTMENT})
-    event = AuditEvent.objects.filter(target_type="org.user", target_id=str(people.colleague.pk), action=AuditAction.UPDATE).get()
+    event = AuditEvent.objects.filter(
+        target_type="org.user", target_id=str(people.colleague.pk), action=AuditAction.UPDATE
+    ).get()
     assert event.changes == {"data_scope": ["own", "department"]} and event.actor == people.admin
     assert AuditEvent.objects.filter(target_type="org.user", action=AuditAction.CREATE).count() == 10
 
@@ -42,10 +44,14 @@ def test_unknown_role_or_scope_is_named(org):
         services.user_create(actor=None, username="x", password=None, role="boss", department=org.team_a)
     assert "role" in e.value.message_dict
     with pytest.raises(ValidationError) as e:
-        services.user_create(actor=None, username="y", password=None, role="finance", department=org.team_a, data_scope="world")
+        services.user_create(
+            actor=None, username="y", password=None, role="finance", department=org.team_a, data_scope="world"
+        )
     assert "data_scope" in e.value.message_dict
 
 
 def test_passwords_are_argon2(org):
-    user = services.user_create(actor=None, username="pw", password="Kam-test-pass-2026", role="finance", department=org.team_a)
+    user = services.user_create(
+        actor=None, username="pw", password="Kam-test-pass-2026", role="finance", department=org.team_a
+    )
     assert user.password.startswith("argon2$")

@@ -76,7 +76,10 @@ class AccountForm(forms.ModelForm):
         data = {name: self.cleaned_data.get(name) for name in self.Meta.fields if name in self.fields}
         for name in ("employees", "annual_revenue", "parent"):
             data.setdefault(name, None)
-        data = {k: ("" if v is None and k not in ("employees", "annual_revenue", "parent", "owner") else v) for k, v in data.items()}
+        data = {
+            k: ("" if v is None and k not in ("employees", "annual_revenue", "parent", "owner") else v)
+            for k, v in data.items()
+        }
         if data.get("owner") is None:
             data.pop("owner", None)
         return data

@@ -90,9 +90,7 @@ class Account(VersionedModel):
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
     short_names = models.JSONField(_("short names"), default=list, blank=True)
     credit_code = models.CharField(_("unified social credit code"), max_length=18, blank=True)
-    credit_code_exception = models.BooleanField(
-        _("credit code confirmed despite failed check"), default=False
-    )
+    credit_code_exception = models.BooleanField(_("credit code confirmed despite failed check"), default=False)
     industry = models.CharField(_("industry"), max_length=30, choices=Industry.choices, blank=True)
     ownership = models.CharField(_("ownership type"), max_length=20, choices=Ownership.choices, blank=True)
     employees = models.PositiveIntegerField(_("employees"), null=True, blank=True)
@@ -121,9 +119,7 @@ class Account(VersionedModel):
         _("purchase pattern"), max_length=20, choices=PurchasePattern.choices, blank=True
     )
     lead_source = models.CharField(_("lead source"), max_length=20, choices=LeadSource.choices, blank=True)
-    lifecycle = models.CharField(
-        _("lifecycle"), max_length=20, choices=Lifecycle.choices, default=Lifecycle.PROSPECT
-    )
+    lifecycle = models.CharField(_("lifecycle"), max_length=20, choices=Lifecycle.choices, default=Lifecycle.PROSPECT)
     tags = models.ManyToManyField(Tag, blank=True, related_name="accounts", verbose_name=_("tags"))
     description = models.TextField(_("notes"), blank=True)
     owner = models.ForeignKey(
@@ -393,7 +389,9 @@ class Visitor(VersionedModel):
     employer = models.CharField(_("employer"), max_length=200, blank=True)
     address = models.CharField(_("address"), max_length=300, blank=True)
     intention = models.CharField(_("purchase intention"), max_length=500, blank=True)
-    status = models.CharField(_("visit status"), max_length=20, choices=VisitorStatus.choices, default=VisitorStatus.NEW)
+    status = models.CharField(
+        _("visit status"), max_length=20, choices=VisitorStatus.choices, default=VisitorStatus.NEW
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="visitors", verbose_name=_("recorded by")
     )
@@ -429,3 +427,6 @@ class SearchTerm(models.Model):
             models.Index(fields=["kind", "term", "object_id"], name="searchterm_lookup"),
             models.Index(fields=["kind", "object_id"], name="searchterm_owner"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}{self.object_id}:{self.term}"

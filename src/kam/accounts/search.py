@@ -157,7 +157,7 @@ def search_accounts(user, query: str, *, limit: int | None = None):
         if len(results) == limit:
             break
     q = _norm(query)
-    results.sort(key=lambda a: (0 if _norm(a.name) == q or q in map(_norm, a.short_names or []) else 1))
+    results.sort(key=lambda a: 0 if _norm(a.name) == q or q in map(_norm, a.short_names or []) else 1)
     return results
 
 
@@ -179,7 +179,9 @@ def search_contacts(user, query: str, *, limit: int | None = None):
 
 
 def search(user, query: str, *, limit: int | None = None) -> SearchResults:
-    return SearchResults(accounts=search_accounts(user, query, limit=limit), contacts=search_contacts(user, query, limit=limit))
+    return SearchResults(
+        accounts=search_accounts(user, query, limit=limit), contacts=search_contacts(user, query, limit=limit)
+    )
 
 
 def account_ids_matching(query: str):

@@ -72,7 +72,11 @@ def can_see_history(user, account: Account) -> bool:
 
 
 def account_history(account: Account) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(account_id=account.pk).exclude(action=AuditAction.VIEW_PERSONAL).select_related("actor")
+    return (
+        AuditEvent.objects.filter(account_id=account.pk)
+        .exclude(action=AuditAction.VIEW_PERSONAL)
+        .select_related("actor")
+    )
 
 
 def org_chart(account: Account) -> dict:

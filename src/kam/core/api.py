@@ -48,7 +48,7 @@ api = NinjaAPI(
         "The JSON API of KAM, the key account management system. Authenticate with a bearer token "
         "from `POST /api/v1/auth/token`, or with the browser session (send `X-CSRFToken` on writes). "
         "Every record carries a `version`; send it back on update and a stale one gets 409 with the "
-        "current record. Errors are JSON: `{\"detail\": …, \"errors\": [{\"field\", \"message\"}]}`. "
+        'current record. Errors are JSON: `{"detail": …, "errors": [{"field", "message"}]}`. '
         "Records outside your data scope do not exist for you (404)."
     ),
     auth=[BearerToken(), SessionAuth()],
@@ -79,7 +79,9 @@ def on_duplicate(request, exc: DuplicateError):
 @api.exception_handler(ValidationError)
 def on_validation_error(request, exc: ValidationError):
     errors = _field_errors(exc)
-    return api.create_response(request, {"detail": errors[0]["message"] if errors else _("Invalid input."), "errors": errors}, status=422)
+    return api.create_response(
+        request, {"detail": errors[0]["message"] if errors else _("Invalid input."), "errors": errors}, status=422
+    )
 
 
 @api.exception_handler(NinjaValidationError)
@@ -152,7 +154,7 @@ class TokenIn(Schema):
 
 class TokenOut(Schema):
     token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int
 
 

@@ -81,7 +81,5 @@ class ApiToken(models.Model):
     @classmethod
     def issue(cls, user) -> str:
         raw = secrets.token_urlsafe(32)
-        cls.objects.create(
-            user=user, digest=cls.hash(raw), expires_at=timezone.now() + settings.API_TOKEN_TTL
-        )
+        cls.objects.create(user=user, digest=cls.hash(raw), expires_at=timezone.now() + settings.API_TOKEN_TTL)
         return raw

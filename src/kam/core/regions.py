@@ -44,7 +44,7 @@ def name(code: str) -> str:
 
 
 def label(province: str, city: str, district: str) -> str:
-    """"广东省 深圳市 南山区"; the 市辖区 placeholder of municipalities is left out."""
+    """ "广东省 深圳市 南山区"; the 市辖区 placeholder of municipalities is left out."""
     parts = [name(province), name(city), name(district)]
     return " ".join(p for p in parts if p and p not in {"市辖区", "县"})
 

@@ -70,9 +70,7 @@ def can_edit_account(user, account: Account) -> bool:
 
 def visible_contacts(user, *, include_archived: bool = False) -> QuerySet[Contact]:
     """Contacts with a position at an account the user may see."""
-    contacts = Contact.objects.filter(
-        pk__in=visible_accounts(user).values("positions__contact_id")
-    )
+    contacts = Contact.objects.filter(pk__in=visible_accounts(user).values("positions__contact_id"))
     if not include_archived:
         contacts = contacts.filter(is_archived=False)
     return contacts

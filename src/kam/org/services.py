@@ -9,11 +9,23 @@ from kam.core import audit
 from kam.core.models import AuditAction
 from kam.org.models import DEFAULT_SCOPE, DataScope, Department, DepartmentKind, Role, User
 
-USER_FIELDS = ["username", "display_name", "email", "role", "department", "data_scope", "phone", "is_active", "language"]
+USER_FIELDS = [
+    "username",
+    "display_name",
+    "email",
+    "role",
+    "department",
+    "data_scope",
+    "phone",
+    "is_active",
+    "language",
+]
 
 
 @transaction.atomic
-def department_create(*, actor, name: str, kind: str = DepartmentKind.TEAM, parent: Department | None = None) -> Department:
+def department_create(
+    *, actor, name: str, kind: str = DepartmentKind.TEAM, parent: Department | None = None
+) -> Department:
     department = Department(name=(name or "").strip(), kind=kind, parent=parent)
     department.full_clean(exclude=["path"], validate_unique=False, validate_constraints=False)
     if Department.objects.filter(parent=parent, name=department.name).exists():
@@ -49,7 +61,7 @@ def department_move(*, actor, department: Department, parent: Department | None)
     department.parent = parent
     department.save(update_fields=["parent"])
     for node in Department.objects.filter(path__startswith=old_path):
-        node.path = new_path + node.path[len(old_path):]
+        node.path = new_path + node.path[len(old_path) :]
         node.save(update_fields=["path"])
     audit.record(actor=actor, action=AuditAction.UPDATE, target=department,
                  changes={"parent": [before, parent.pk if parent else None]})  # fmt: skip
@@ -61,10 +73,14 @@ def user_create(*, actor, username: str, password: str | None, role: str, depart
                 data_scope: str | None = None, display_name: str = "", email: str = "") -> User:  # fmt: skip
     """Create a user with one role and a data scope (defaulting by role)."""
     if role not in Role.values:
-        raise ValidationError({"role": _("Unknown role. Choose one of: %(roles)s.") % {"roles": ", ".join(Role.values)}})
+        raise ValidationError(
+            {"role": _("Unknown role. Choose one of: %(roles)s.") % {"roles": ", ".join(Role.values)}}
+        )
     scope = data_scope or DEFAULT_SCOPE[Role(role)]
     if scope not in DataScope.values:
-        raise ValidationError({"data_scope": _("Unknown data scope. Choose one of: %(s)s.") % {"s": ", ".join(DataScope.values)}})
+        raise ValidationError(
+            {"data_scope": _("Unknown data scope. Choose one of: %(s)s.") % {"s": ", ".join(DataScope.values)}}
+        )
     user = User(username=username, role=role, department=department, data_scope=scope,
                 display_name=display_name, email=email, is_staff=(role == Role.ADMIN),
                 is_superuser=(role == Role.ADMIN))  # fmt: skip

@@ -6,148 +6,214 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('org', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("org", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='department',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='accounts', to='org.department', verbose_name='department'),
+            model_name="account",
+            name="department",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="accounts",
+                to="org.department",
+                verbose_name="department",
+            ),
         ),
         migrations.AddField(
-            model_name='account',
-            name='owner',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='owned_accounts', to=settings.AUTH_USER_MODEL, verbose_name='owner'),
+            model_name="account",
+            name="owner",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="owned_accounts",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="owner",
+            ),
         ),
         migrations.AddField(
-            model_name='account',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='branches', to='accounts.account', verbose_name='head office'),
+            model_name="account",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="branches",
+                to="accounts.account",
+                verbose_name="head office",
+            ),
         ),
         migrations.AddField(
-            model_name='accountcontact',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='positions', to='accounts.account'),
+            model_name="accountcontact",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="positions", to="accounts.account"
+            ),
         ),
         migrations.AddField(
-            model_name='accountcontact',
-            name='reports_to',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reports', to='accounts.accountcontact', verbose_name='reports to'),
+            model_name="accountcontact",
+            name="reports_to",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="reports",
+                to="accounts.accountcontact",
+                verbose_name="reports to",
+            ),
         ),
         migrations.AddField(
-            model_name='accountteammember',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='team', to='accounts.account'),
+            model_name="accountteammember",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="team", to="accounts.account"
+            ),
         ),
         migrations.AddField(
-            model_name='accountteammember',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='account_teams', to=settings.AUTH_USER_MODEL, verbose_name='user'),
+            model_name="accountteammember",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="account_teams",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="user",
+            ),
         ),
         migrations.AddField(
-            model_name='accountupdate',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='updates', to='accounts.account'),
+            model_name="accountupdate",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="updates", to="accounts.account"
+            ),
         ),
         migrations.AddField(
-            model_name='accountupdate',
-            name='author',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL, verbose_name='author'),
+            model_name="accountupdate",
+            name="author",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL, verbose_name="author"
+            ),
         ),
         migrations.AddField(
-            model_name='attachment',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='accounts.account'),
+            model_name="attachment",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="attachments", to="accounts.account"
+            ),
         ),
         migrations.AddField(
-            model_name='attachment',
-            name='uploaded_by',
+            model_name="attachment",
+            name="uploaded_by",
             field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name='contact',
-            name='created_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="contact",
+            name="created_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='accountcontact',
-            name='contact',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='positions', to='accounts.contact'),
+            model_name="accountcontact",
+            name="contact",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="positions", to="accounts.contact"
+            ),
         ),
         migrations.AddIndex(
-            model_name='searchterm',
-            index=models.Index(fields=['kind', 'term', 'object_id'], name='searchterm_lookup'),
+            model_name="searchterm",
+            index=models.Index(fields=["kind", "term", "object_id"], name="searchterm_lookup"),
         ),
         migrations.AddIndex(
-            model_name='searchterm',
-            index=models.Index(fields=['kind', 'object_id'], name='searchterm_owner'),
+            model_name="searchterm",
+            index=models.Index(fields=["kind", "object_id"], name="searchterm_owner"),
         ),
         migrations.AddField(
-            model_name='account',
-            name='tags',
-            field=models.ManyToManyField(blank=True, related_name='accounts', to='accounts.tag', verbose_name='tags'),
+            model_name="account",
+            name="tags",
+            field=models.ManyToManyField(blank=True, related_name="accounts", to="accounts.tag", verbose_name="tags"),
         ),
         migrations.AddField(
-            model_name='visitor',
-            name='account',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='visitors', to='accounts.account'),
+            model_name="visitor",
+            name="account",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="visitors",
+                to="accounts.account",
+            ),
         ),
         migrations.AddField(
-            model_name='visitor',
-            name='contact',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='visitors', to='accounts.contact'),
+            model_name="visitor",
+            name="contact",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="visitors",
+                to="accounts.contact",
+            ),
         ),
         migrations.AddField(
-            model_name='visitor',
-            name='department',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='visitors', to='org.department'),
+            model_name="visitor",
+            name="department",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.PROTECT, related_name="visitors", to="org.department"
+            ),
         ),
         migrations.AddField(
-            model_name='visitor',
-            name='owner',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='visitors', to=settings.AUTH_USER_MODEL, verbose_name='recorded by'),
+            model_name="visitor",
+            name="owner",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="visitors",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="recorded by",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='accountteammember',
-            constraint=models.UniqueConstraint(fields=('account', 'user'), name='team_member_once'),
+            model_name="accountteammember",
+            constraint=models.UniqueConstraint(fields=("account", "user"), name="team_member_once"),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['mobile'], name='accounts_co_mobile_77d312_idx'),
+            model_name="contact",
+            index=models.Index(fields=["mobile"], name="accounts_co_mobile_77d312_idx"),
         ),
         migrations.AddConstraint(
-            model_name='accountcontact',
-            constraint=models.UniqueConstraint(fields=('account', 'contact'), name='position_once_per_account'),
+            model_name="accountcontact",
+            constraint=models.UniqueConstraint(fields=("account", "contact"), name="position_once_per_account"),
         ),
         migrations.AddConstraint(
-            model_name='accountcontact',
-            constraint=models.CheckConstraint(condition=models.Q(('influence__gte', 1), ('influence__lte', 5)), name='influence_1_to_5'),
+            model_name="accountcontact",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("influence__gte", 1), ("influence__lte", 5)), name="influence_1_to_5"
+            ),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['owner', 'is_archived', 'name_sort'], name='accounts_ac_owner_i_5d827e_idx'),
+            model_name="account",
+            index=models.Index(fields=["owner", "is_archived", "name_sort"], name="accounts_ac_owner_i_5d827e_idx"),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['department', 'is_archived', 'name_sort'], name='accounts_ac_departm_f19db4_idx'),
+            model_name="account",
+            index=models.Index(
+                fields=["department", "is_archived", "name_sort"], name="accounts_ac_departm_f19db4_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['is_archived', 'name_sort'], name='accounts_ac_is_arch_f11e12_idx'),
+            model_name="account",
+            index=models.Index(fields=["is_archived", "name_sort"], name="accounts_ac_is_arch_f11e12_idx"),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['credit_code'], name='accounts_ac_credit__fbd613_idx'),
+            model_name="account",
+            index=models.Index(fields=["credit_code"], name="accounts_ac_credit__fbd613_idx"),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['phone'], name='accounts_ac_phone_f1755d_idx'),
+            model_name="account",
+            index=models.Index(fields=["phone"], name="accounts_ac_phone_f1755d_idx"),
         ),
     ]

@@ -5,44 +5,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('digest', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("digest", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'API token',
-                'verbose_name_plural': 'API tokens',
+                "verbose_name": "API token",
+                "verbose_name_plural": "API tokens",
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='at')),
-                ('action', models.CharField(choices=[('create', 'created'), ('update', 'updated'), ('archive', 'archived'), ('restore', 'restored'), ('delete', 'deleted'), ('view_personal', 'viewed personal file'), ('export', 'exported'), ('import', 'imported'), ('download', 'downloaded attachment')], max_length=20, verbose_name='action')),
-                ('target_type', models.CharField(max_length=50, verbose_name='record type')),
-                ('target_id', models.CharField(blank=True, max_length=50, verbose_name='record id')),
-                ('target_repr', models.CharField(blank=True, max_length=300, verbose_name='record')),
-                ('account_id', models.BigIntegerField(blank=True, db_index=True, null=True, verbose_name='account')),
-                ('changes', models.JSONField(blank=True, default=dict, verbose_name='changes')),
-                ('extra', models.JSONField(blank=True, default=dict, verbose_name='details')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name="at")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("create", "created"),
+                            ("update", "updated"),
+                            ("archive", "archived"),
+                            ("restore", "restored"),
+                            ("delete", "deleted"),
+                            ("view_personal", "viewed personal file"),
+                            ("export", "exported"),
+                            ("import", "imported"),
+                            ("download", "downloaded attachment"),
+                        ],
+                        max_length=20,
+                        verbose_name="action",
+                    ),
+                ),
+                ("target_type", models.CharField(max_length=50, verbose_name="record type")),
+                ("target_id", models.CharField(blank=True, max_length=50, verbose_name="record id")),
+                ("target_repr", models.CharField(blank=True, max_length=300, verbose_name="record")),
+                ("account_id", models.BigIntegerField(blank=True, db_index=True, null=True, verbose_name="account")),
+                ("changes", models.JSONField(blank=True, default=dict, verbose_name="changes")),
+                ("extra", models.JSONField(blank=True, default=dict, verbose_name="details")),
             ],
             options={
-                'verbose_name': 'audit event',
-                'verbose_name_plural': 'audit trail',
-                'ordering': ['-at', '-id'],
+                "verbose_name": "audit event",
+                "verbose_name_plural": "audit trail",
+                "ordering": ["-at", "-id"],
             },
         ),
     ]
