@@ -134,6 +134,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("KAM_LOGIN_LOCKOUT_MINU
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either locks: the account, or a guessing IP
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "kam.core.api.lockout_response"  # JSON for the API, the page otherwise
 AXES_VERBOSE = False
 
 # API bearer tokens live this long.
@@ -156,6 +157,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # Uploads: limits on size and type. Attachments are stored under FILES_DIR, never under static.
 ATTACHMENT_MAX_BYTES = int(os.environ.get("KAM_ATTACHMENT_MAX_MB", "20")) * 1024 * 1024

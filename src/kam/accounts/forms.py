@@ -19,7 +19,12 @@ User = get_user_model()
 
 
 class DateInput(forms.DateInput):
+    """<input type=date> takes ISO dates only, whatever the language's date format."""
+
     input_type = "date"
+
+    def __init__(self, attrs=None, format="%Y-%m-%d"):
+        super().__init__(attrs, format=format)
 
 
 class AccountForm(forms.ModelForm):
@@ -65,7 +70,8 @@ class AccountForm(forms.ModelForm):
                  "hx-include": "#id_province, #id_city", "hx-vals": f'{{"level": "{level}"}}'}
             )  # fmt: skip
         if self.instance.pk:
-            self.initial.setdefault("short_names", ", ".join(self.instance.short_names or []))
+            # The model's list would otherwise be shown (and saved back) as "['中行', 'BOC']".
+            self.initial["short_names"] = ", ".join(self.instance.short_names or [])
             self.initial.setdefault("tags", ", ".join(t.name for t in self.instance.tags.all()))
 
     def _post_clean(self):
