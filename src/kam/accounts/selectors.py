@@ -106,7 +106,8 @@ def contact_list(user, *, q: str = "", account: int | None = None) -> QuerySet[C
 
     contacts = scopes.visible_contacts(user)
     if account:
-        contacts = contacts.filter(positions__account_id=account)
+        # Only a visible account filters: a shared contact must not confirm a foreign account's id.
+        contacts = contacts.filter(positions__account__in=scopes.visible_accounts(user).filter(pk=account))
     if q:
         contacts = contacts.filter(pk__in=contact_ids_matching(q))
     return contacts.order_by("name_sort", "id")

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
@@ -84,11 +85,19 @@ def on_validation_error(request, exc: ValidationError):
     )
 
 
+_PARAM_SOURCES = ("body", "query", "path", "form", "file", "header", "cookie")
+
+
 @api.exception_handler(NinjaValidationError)
 def on_schema_error(request, exc: NinjaValidationError):
     errors = []
     for err in exc.errors:
-        loc = [str(p) for p in err.get("loc", []) if p not in ("body", "payload", "query", "path", "form", "data")]
+        loc = [str(p) for p in err.get("loc", [])]
+        # ("body", "payload", "name") → "name"; ("file", "file") → "file"; ("query", "page") → "page"
+        if loc and loc[0] in _PARAM_SOURCES:
+            loc = loc[1:]
+        if len(loc) > 1 and loc[0] in ("payload", "data"):
+            loc = loc[1:]
         errors.append({"field": ".".join(loc) or None, "message": _translate_pydantic(err)})
     detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
     return api.create_response(request, {"detail": detail, "errors": errors}, status=422)
@@ -156,6 +165,16 @@ class TokenOut(Schema):
     token: str
     token_type: str = "bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """django-axes' answer to a locked-out login (AXES_LOCKOUT_CALLABLE): the API keeps its JSON 429,
+    the login page shows the lockout page."""
+    status = getattr(settings, "AXES_HTTP_RESPONSE_CODE", 429)
+    if request.path.startswith("/api/"):
+        detail = _("Too many failed logins: this account is locked for a while. Try again later.")
+        return api.create_response(request, {"detail": detail, "errors": []}, status=status)
+    return render(request, settings.AXES_LOCKOUT_TEMPLATE, {}, status=status)
 
 
 @api.post("/auth/token", auth=None, response={200: TokenOut}, tags=["auth"], operation_id="create_token",

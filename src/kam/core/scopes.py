@@ -5,10 +5,11 @@ department and below, all) plus those whose virtual team they are on. What they 
 not exist for them: lookups answer 404, never 403.
 """
 
-from django.db.models import Q, QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from kam.accounts.models import Account, AccountTeamMember, Contact, TeamAccess, Visitor
+from kam.accounts.models import Account, AccountContact, AccountTeamMember, Contact, TeamAccess, Visitor
 from kam.org.models import DataScope, Department, Role
 
 # Roles that may change accounts they can see because of their scope (besides owner and team).
@@ -44,8 +45,14 @@ def visible_accounts(user, *, include_archived: bool = False) -> QuerySet[Accoun
 
 
 def editable_accounts(user) -> QuerySet[Account]:
-    """Accounts the user may change: as owner, as a read-write team member, or as a head/admin in scope."""
+    """Accounts the user may change: as owner, as a read-write team member, or as a head/admin in scope.
+
+    Read-only roles (executive, finance, service) change no account, not even as a write member of a
+    virtual team (their role may have changed since they were put on it).
+    """
     if not _is_active(user):
+        return Account.objects.none()
+    if not user.can_edit_accounts:
         return Account.objects.none()
     owner = Q(owner=user)
     team_writer = Q(pk__in=AccountTeamMember.objects.filter(user=user, access=TeamAccess.WRITE).values("account_id"))
@@ -69,8 +76,18 @@ def can_edit_account(user, account: Account) -> bool:
 
 
 def visible_contacts(user, *, include_archived: bool = False) -> QuerySet[Contact]:
-    """Contacts with a position at an account the user may see."""
-    contacts = Contact.objects.filter(pk__in=visible_accounts(user).values("positions__contact_id"))
+    """Contacts with a position at an account the user may see (the same rule as visible_accounts).
+
+    Written as EXISTS over each contact's own positions, not as `pk IN (the contacts of every
+    visible account)`: the IN form makes the database collect all visible contacts (a million for
+    an administrator) on every query, EXISTS only checks the rows the rest of the query selects.
+    """
+    if not _is_active(user):
+        return Contact.objects.none()
+    on_team = Q(account_id__in=AccountTeamMember.objects.filter(user=user).values("account_id"))
+    in_scope = _scope_q(user, owner_field="account__owner", department_field="account__department")
+    positions = AccountContact.objects.filter(in_scope | on_team, contact_id=OuterRef("pk"), account__is_archived=False)
+    contacts = Contact.objects.filter(Exists(positions))
     if not include_archived:
         contacts = contacts.filter(is_archived=False)
     return contacts
@@ -92,11 +109,21 @@ def visible_visitors(user) -> QuerySet[Visitor]:
     return Visitor.objects.filter(_scope_q(user, owner_field="owner", department_field="department"))
 
 
-def get_visitor_for_user(user, pk) -> Visitor:
+def get_visitor_for_user(user, pk, *, write: bool = False) -> Visitor:
+    """The visitor entry, if in the user's scope; with write=True only for whoever recorded it or a
+    KA head / admin in scope (others who see it get 403)."""
     visitor = visible_visitors(user).filter(pk=pk).first()
     if visitor is None:
         raise Http404
+    if write and not can_edit_visitor(user, visitor):
+        raise PermissionDenied
     return visitor
+
+
+def can_edit_visitor(user, visitor: Visitor) -> bool:
+    if visitor.owner_id == user.pk:
+        return True
+    return user.role in SCOPE_EDITORS
 
 
 def visible_departments(user) -> QuerySet[Department]:

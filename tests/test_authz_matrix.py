@@ -1,0 +1,996 @@
+"""The authorization matrix: every API operation and page × every persona × own / team / foreign record.
+
+GOV-7 (data rules): what a user may see is their data scope (own, department, department and
+below, all) plus the virtual teams they are on; what they may not see does not exist for them (404,
+never 403), on pages and in the API alike. GOV-1 (owner and virtual team): an account is changed by
+its owner, a read-write team member, or a KA head / admin within scope; read-only roles (executive,
+finance, service) never change accounts, not even as write members of a team. ARC-6: search and
+lists show only what is in scope, and their counts agree. ARC-5: duplicate hints never name a
+record outside the caller's scope.
+
+The tables API_MATRIX and PAGE_MATRIX below hold one row per operation id / page URL name;
+`test_every_endpoint_has_a_matrix_row` fails when an endpoint exists without a row (or a row names
+an endpoint that is gone). The expected outcomes come from the explicit tables SEES, CHANGES, … —
+written out by hand, not computed by the code under test.
+
+The world (organisation, personas, six accounts each with a contact, an attachment, a piece of
+dynamic information and a visitor) is built once for the module inside a transaction; every test
+runs in a savepoint that is rolled back, so writes in one case never leak into the next.
+"""
+
+import csv
+import io
+import json
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
+from django.test import Client, override_settings
+from django.urls import URLPattern, URLResolver
+
+import kam.urls
+from kam.accounts import imports
+from kam.accounts import services as account_services
+from kam.accounts.models import (
+    Account,
+    AccountContact,
+    AccountTeamMember,
+    AccountUpdate,
+    Attachment,
+    Contact,
+    TeamAccess,
+    Visitor,
+)
+from kam.core.api import api
+from kam.core.models import ApiToken, AuditAction, AuditEvent
+from kam.org import services as org_services
+from kam.org.models import DataScope, DepartmentKind, Role
+
+pytestmark = pytest.mark.django_db
+
+PERSONAS = (
+    "manager",
+    "colleague",
+    "dept_viewer",
+    "sibling",
+    "outsider",
+    "head",
+    "executive",
+    "finance",
+    "service",
+    "admin",
+)
+RECORDS = ("own", "team_read", "team_write", "same_dept", "sibling_team", "foreign")
+ALL = frozenset(RECORDS)
+
+# Who owns each record (and recorded its visitor). The relation names are seen from 李娜 (manager):
+# her own account; one of 孙丽's (sibling team) where she is a read-only team member; one of 赵强's
+# (other branch) where she is a read-write team member (客服 the service user is a write member too);
+# her colleague's; another of 孙丽's; another of 赵强's.
+OWNERS = {
+    "own": "manager",
+    "team_read": "sibling",
+    "team_write": "outsider",
+    "same_dept": "colleague",
+    "sibling_team": "sibling",
+    "foreign": "outsider",
+}
+LABELS = {"own": "本人", "team_read": "团队只读", "team_write": "团队读写", "same_dept": "同组", "sibling_team": "兄弟组",
+          "foreign": "外地"}  # fmt: skip
+
+# --- expected outcomes, by hand -----------------------------------------------------------------
+
+# Accounts (and their contacts, attachments, dynamic information) each persona may see:
+# scope ∪ team membership.
+SEES = {
+    "manager": {"own", "team_read", "team_write"},  # own scope + two teams
+    "colleague": {"same_dept"},  # own scope
+    "dept_viewer": {"own", "same_dept"},  # department scope: team A
+    "sibling": {"team_read", "sibling_team"},  # own scope, team B
+    "outsider": {"team_write", "foreign"},  # own scope, south branch
+    "head": {"own", "team_read", "same_dept", "sibling_team"},  # subtree of the east KA department
+    "executive": ALL,
+    "finance": ALL,
+    "service": {"own", "team_read", "same_dept", "sibling_team", "team_write"},  # east subtree + team
+    "admin": ALL,
+}
+# Accounts each persona may change: owner, read-write team member (editing roles only), head/admin in scope.
+CHANGES = {
+    "manager": {"own", "team_write"},
+    "colleague": {"same_dept"},
+    "dept_viewer": set(),  # sees her department, changes nothing she does not own
+    "sibling": {"team_read", "sibling_team"},
+    "outsider": {"team_write", "foreign"},
+    "head": {"own", "team_read", "same_dept", "sibling_team"},
+    "executive": set(),
+    "finance": set(),
+    "service": set(),  # read-only role, even as a write member of team_write's virtual team
+    "admin": ALL,
+}
+# An account's change history: visible, and owner or KA head / admin / executive.
+HISTORY = {
+    "manager": {"own"},
+    "colleague": {"same_dept"},
+    "dept_viewer": set(),
+    "sibling": {"team_read", "sibling_team"},
+    "outsider": {"team_write", "foreign"},
+    "head": {"own", "team_read", "same_dept", "sibling_team"},
+    "executive": ALL,
+    "finance": set(),
+    "service": set(),
+    "admin": ALL,
+}
+# Visitor-register entries (recorded by the record's owner): data scope only, no teams.
+VISITOR_SEES = {
+    "manager": {"own"},
+    "colleague": {"same_dept"},
+    "dept_viewer": {"own", "same_dept"},
+    "sibling": {"team_read", "sibling_team"},
+    "outsider": {"team_write", "foreign"},
+    "head": {"own", "team_read", "same_dept", "sibling_team"},
+    "executive": ALL,
+    "finance": ALL,
+    "service": {"own", "team_read", "same_dept", "sibling_team"},
+    "admin": ALL,
+}
+# Visitor entries each persona may change: the one who recorded it, or a KA head / admin in scope.
+VISITOR_CHANGES = {
+    "manager": {"own"},
+    "colleague": {"same_dept"},
+    "dept_viewer": set(),
+    "sibling": {"team_read", "sibling_team"},
+    "outsider": {"team_write", "foreign"},
+    "head": {"own", "team_read", "same_dept", "sibling_team"},
+    "executive": set(),
+    "finance": set(),
+    "service": set(),
+    "admin": ALL,
+}
+# Departments whose people each persona may list (org API): own subtree, or all with scope 'all'.
+DEPARTMENTS = {
+    "manager": {"team_a"},
+    "colleague": {"team_a"},
+    "dept_viewer": {"team_a"},
+    "sibling": {"team_b"},
+    "outsider": {"south_ka"},
+    "head": {"east_ka", "team_a", "team_b"},
+    "executive": {"company", "east", "east_ka", "team_a", "team_b", "south", "south_ka"},
+    "finance": {"company", "east", "east_ka", "team_a", "team_b", "south", "south_ka"},
+    "service": {"east", "east_ka", "team_a", "team_b"},
+    "admin": {"company", "east", "east_ka", "team_a", "team_b", "south", "south_ka"},
+}
+ACCOUNT_EDITING_ROLES = {"manager", "colleague", "dept_viewer", "sibling", "outsider", "head", "admin"}
+
+
+def contacts_seen(persona: str) -> set[str]:
+    """Contact keys visible to a persona: each record's contact, plus the one shared by own and foreign."""
+    seen = set(SEES[persona])
+    if {"own", "foreign"} & SEES[persona]:
+        seen.add("shared")
+    return seen
+
+
+# --- the world ----------------------------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n% matrix test file\n"
+
+
+def _pdf(name="合同.pdf"):
+    return SimpleUploadedFile(name, PDF, content_type="application/pdf")
+
+
+def _csv(rows, name="客户.csv"):
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    return SimpleUploadedFile(name, text.getvalue().encode("utf-8-sig"), content_type="text/csv")
+
+
+def _csv_rows(response) -> list[list[str]]:
+    data = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(data)))
+
+
+def _build_world() -> types.SimpleNamespace:
+    mk = org_services.department_create
+    company = mk(actor=None, name="总公司", kind=DepartmentKind.COMPANY)
+    east = mk(actor=None, name="华东分公司", kind=DepartmentKind.BRANCH, parent=company)
+    east_ka = mk(actor=None, name="华东大客户部", kind=DepartmentKind.KA_DEPARTMENT, parent=east)
+    team_a = mk(actor=None, name="一组", kind=DepartmentKind.TEAM, parent=east_ka)
+    team_b = mk(actor=None, name="二组", kind=DepartmentKind.TEAM, parent=east_ka)
+    south = mk(actor=None, name="华南分公司", kind=DepartmentKind.BRANCH, parent=company)
+    south_ka = mk(actor=None, name="华南大客户部", kind=DepartmentKind.KA_DEPARTMENT, parent=south)
+    departments = {"company": company, "east": east, "east_ka": east_ka, "team_a": team_a, "team_b": team_b,
+                   "south": south, "south_ka": south_ka}  # fmt: skip
+
+    def user(username, role, department, scope=None, name=""):
+        return org_services.user_create(actor=None, username=username, password=None, role=role, department=department,
+                                        data_scope=scope, display_name=name)  # fmt: skip
+
+    users = {
+        "manager": user("lina", Role.KA_MANAGER, team_a, name="李娜"),
+        "colleague": user("wangwei", Role.KA_MANAGER, team_a, name="王伟"),
+        "dept_viewer": user("zhoumin", Role.KA_MANAGER, team_a, DataScope.DEPARTMENT, name="周敏"),
+        "sibling": user("sunli", Role.KA_MANAGER, team_b, name="孙丽"),
+        "outsider": user("zhaoqiang", Role.KA_MANAGER, south_ka, name="赵强"),
+        "head": user("chen", Role.KA_HEAD, east_ka, name="陈主任"),
+        "executive": user("boss", Role.EXECUTIVE, company, name="刘总"),
+        "finance": user("caiwu", Role.FINANCE, company, name="财务"),
+        "service": user("kefu", Role.SERVICE, east, name="客服"),
+        "admin": user("admin", Role.ADMIN, company, name="管理员"),
+    }
+    # Not a persona: a colleague on every account's team, the target of the team-management cases.
+    teammate = user("tongshi", Role.KA_MANAGER, team_b, name="同事")
+    accounts, contacts, visitors, attachments = {}, {}, {}, {}
+    for record in RECORDS:
+        owner = users[OWNERS[record]]
+        account = account_services.account_create(
+            actor=owner, fields={"name": f"矩阵{LABELS[record]}有限公司", "owner": owner}
+        )
+        accounts[record] = account
+        contacts[record] = account_services.contact_create(
+            actor=owner,
+            account=account,
+            fields={"name": f"矩阵联系人{LABELS[record]}", "hometown": "苏州"},
+            position={},
+        )
+        attachments[record] = account_services.attachment_add(
+            actor=owner, account=account, upload=_pdf(), kind="contract"
+        )
+        account_services.account_update_add(
+            actor=owner, account=account, happened_on=date(2026, 1, 5), content="矩阵动态"
+        )
+        account_services.team_member_set(actor=owner, account=account, user=teammate, access=TeamAccess.READ)
+        visitors[record] = account_services.visitor_create(
+            actor=owner, fields={"name": f"矩阵访客{LABELS[record]}", "visited_on": date(2026, 1, 5),
+                                 "employer": f"矩阵来访单位{LABELS[record]}"},
+        )  # fmt: skip
+    sibling, outsider = users["sibling"], users["outsider"]
+    account_services.team_member_set(
+        actor=sibling, account=accounts["team_read"], user=users["manager"], access=TeamAccess.READ
+    )
+    account_services.team_member_set(
+        actor=outsider, account=accounts["team_write"], user=users["manager"], access=TeamAccess.WRITE
+    )
+    # 客服 was put on the team with write access while still a KA manager, then moved to service:
+    # the service refuses that now, so the row is written directly.
+    AccountTeamMember.objects.create(account=accounts["team_write"], user=users["service"], access=TeamAccess.WRITE)
+    # A contact who works at two accounts: the manager's and the foreign one.
+    shared = account_services.contact_create(actor=users["manager"], account=accounts["own"],
+                                             fields={"name": "矩阵共享联系人"}, position={"title": "顾问"})  # fmt: skip
+    account_services.position_set(actor=outsider, account=accounts["foreign"], contact=shared, fields={"title": "董事"})
+    contacts["shared"] = shared
+    # A failed import of 赵强's leaves an error report only he may download.
+    failed = imports.import_records(
+        actor=outsider, entity="accounts", file=_csv([["客户名称*", "电话"], ["矩阵导入失败有限公司", "12"]])
+    )
+    report_token = imports.save_report(failed, user=outsider)
+    tokens = {persona: ApiToken.issue(u) for persona, u in users.items()}
+    # One client for the module: a new one loads the middleware again (whitenoise scans static files).
+    client = Client(HTTP_HOST="localhost")
+    sessions = {}
+    for persona, u in users.items():
+        client.force_login(u)
+        sessions[persona] = client.cookies[settings.SESSION_COOKIE_NAME].value
+        client.cookies.clear()
+    return types.SimpleNamespace(departments=departments, users=users, teammate=teammate, accounts=accounts,
+                                 contacts=contacts, visitors=visitors, attachments=attachments, tokens=tokens,
+                                 client=client, sessions=sessions, report_token=report_token)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The organisation and its records, built once for the module and rolled back at its end."""
+    files = tmp_path_factory.mktemp("authz-files")
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(files)}},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages, DATA_DIR=files), django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            yield _build_world()
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+def _flag(condition: str) -> str:
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+# What writes change, as (table, aggregate, condition): summed up in one query on both databases.
+FINGERPRINT = [
+    (Account, "COUNT(*)", ""),
+    (Account, "SUM(version)", ""),  # every change of an account's fields bumps its version
+    (Account, _flag("is_archived"), ""),
+    (AccountUpdate, "COUNT(*)", ""),
+    (Attachment, _flag("NOT is_archived"), ""),
+    (AccountTeamMember, "COUNT(*)", ""),
+    (AccountTeamMember, _flag(f"access = '{TeamAccess.WRITE.value}'"), ""),
+    (AccountContact, "COUNT(*)", ""),
+    (AccountContact, "SUM(LENGTH(title))", ""),
+    (Contact, "COUNT(*)", ""),
+    (Contact, "SUM(version)", ""),
+    (Visitor, "COUNT(*)", ""),
+    (Visitor, "SUM(version)", ""),
+    (AuditEvent, "COUNT(*)", f"action NOT IN ('{AuditAction.VIEW_PERSONAL.value}', '{AuditAction.DOWNLOAD.value}')"),
+]
+
+
+def fingerprint() -> tuple:
+    """Everything a write could change; a refused write must leave it as it was."""
+    # Constant SQL built from the table above, no input in it.
+    parts = [f"(SELECT {aggregate} FROM {model._meta.db_table}{f' WHERE {where}' if where else ''})"  # noqa: S608
+             for model, aggregate, where in FINGERPRINT]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts))
+        return tuple(cursor.fetchone())
+
+
+# --- the tables ---------------------------------------------------------------------------------
+
+# Rules for rows acting on one record (parametrized persona × record).
+SEE_ACCOUNT = "see account"
+CHANGE_ACCOUNT = "change account"
+SEE_HISTORY = "see account history"
+SEE_CONTACT = "see contact"
+CHANGE_CONTACT = "change contact"
+CHANGE_POSITION = "see contact, change account"
+SEE_VISITOR = "see visitor"
+CHANGE_VISITOR = "change visitor"
+PROMOTE = "change visitor, change account"
+SEE_USER = "see the record owner's user"
+DUPLICATE_HINT = "duplicate hint"
+DUPLICATE_ON_CREATE = "duplicate refused on create"
+IMPORT_DUPLICATE = "import updates a duplicate"
+RECORD_RULES = {SEE_ACCOUNT, CHANGE_ACCOUNT, SEE_HISTORY, SEE_CONTACT, CHANGE_CONTACT, CHANGE_POSITION, SEE_VISITOR,
+                CHANGE_VISITOR, PROMOTE, SEE_USER, DUPLICATE_HINT, DUPLICATE_ON_CREATE, IMPORT_DUPLICATE}  # fmt: skip
+SPECIAL_RULES = {SEE_USER, DUPLICATE_HINT, DUPLICATE_ON_CREATE, IMPORT_DUPLICATE}  # each has its own test below
+# Rows not about one record (parametrized by persona) carry their own check.
+PERSONA = "per persona"
+
+
+@dataclass(frozen=True)
+class Row:
+    """How to call one endpoint and which rule decides the expected outcome."""
+
+    method: str
+    path: str  # placeholders: {account} {contact} {visitor} {attachment} {teammate} {owner} {name}
+    rule: str
+    ok: int = 200  # status when allowed
+    body: Callable | None = None  # (world, record) -> dict
+    multipart: bool = False
+    check: Callable | None = None  # PERSONA rows: (world, persona, response) -> None
+    audits: str | None = None  # an audit action a successful call must write (views of personal data)
+    anonymous: int | None = None  # status for a caller who is not signed in (default: 401 API, login redirect page)
+
+    @property
+    def writes(self) -> bool:
+        return self.method != "GET"
+
+
+def _version(model, pk) -> int:
+    return model.objects.filter(pk=pk).values_list("version", flat=True).get()
+
+
+def _ids(response, key="items") -> set[int]:
+    data = response.json()
+    return {item["id"] for item in (data[key] if key else data)}
+
+
+def _names_absent(world, response, records) -> None:
+    """No name of a record outside the persona's scope appears anywhere in the response."""
+    text = response.content.decode()
+    for record in records:
+        assert world.accounts[record].name not in text, f"{record} account leaked"
+        assert world.contacts[record].name not in text, f"{record} contact leaked"
+
+
+def check_list_accounts(world, persona, response):
+    assert response.status_code == 200
+    assert response.json()["count"] == len(SEES[persona])
+    assert _ids(response) == {world.accounts[r].pk for r in SEES[persona]}
+    _names_absent(world, response, ALL - SEES[persona])
+
+
+def check_list_contacts(world, persona, response):
+    assert response.status_code == 200
+    expected = {world.contacts[c].pk for c in contacts_seen(persona)}
+    assert response.json()["count"] == len(expected)
+    assert _ids(response) == expected
+    _names_absent(world, response, ALL - SEES[persona])
+
+
+def check_list_visitors(world, persona, response):
+    assert response.status_code == 200
+    expected = {world.visitors[r].pk for r in VISITOR_SEES[persona]}
+    assert response.json()["count"] == len(expected)
+    assert _ids(response) == expected
+
+
+def check_search(world, persona, response):
+    assert response.status_code == 200
+    assert _ids(response, "accounts") == {world.accounts[r].pk for r in SEES[persona]}
+    assert _ids(response, "contacts") == {world.contacts[c].pk for c in contacts_seen(persona)}
+    _names_absent(world, response, ALL - SEES[persona])
+
+
+def check_account_export(world, persona, response):
+    assert response.status_code == 200
+    names = {row[0] for row in _csv_rows(response)[1:]}
+    assert names == {world.accounts[r].name for r in SEES[persona]}
+
+
+def check_own_import_report(world, persona, response):
+    assert response.status_code == (200 if persona == "outsider" else 404)
+
+
+def check_created(world, persona, response):
+    assert response.status_code == 201, response.content
+
+
+def check_me(world, persona, response):
+    assert response.status_code == 200
+    assert response.json()["id"] == world.users[persona].pk
+
+
+def check_departments(world, persona, response):
+    assert response.status_code == 200
+    expected = {world.departments[d].pk for d in DEPARTMENTS[persona]}
+    assert {d["id"] for d in response.json()} == expected
+
+
+def check_users(world, persona, response):
+    assert response.status_code == 200
+    departments = {world.departments[d].pk for d in DEPARTMENTS[persona]}
+    everyone = [*world.users.values(), world.teammate]
+    expected = {u.pk for u in everyone if u.department_id in departments}
+    assert response.json()["count"] == len(expected)
+    assert _ids(response) == expected
+
+
+def status_is(expected):
+    def check(world, persona, response):
+        assert response.status_code == expected, response.content
+
+    return check
+
+
+def _account_body(world, record):
+    return {"version": _version(Account, world.accounts[record].pk), "description": "矩阵修改"}
+
+
+def _archive_body(world, record):
+    return {"version": _version(Account, world.accounts[record].pk)}
+
+
+API_MATRIX: dict[str, Row] = {
+    # Open to all; a wrong password (401, lockout 429) is in tests/accounts/test_api.py — here the
+    # password is missing, so no slow password hashing runs for each persona.
+    "create_token": Row("POST", "/auth/token", PERSONA, check=status_is(422), anonymous=422,
+                        body=lambda w, r: {"username": "lina"}),
+    "list_regions": Row("GET", "/regions", PERSONA, check=status_is(200), anonymous=200),
+    "get_me": Row("GET", "/me", PERSONA, check=check_me),
+    "list_departments": Row("GET", "/departments", PERSONA, check=check_departments),
+    "list_users": Row("GET", "/users?page_size=100", PERSONA, check=check_users),
+    "get_user": Row("GET", "/users/{owner}", SEE_USER),
+    "list_accounts": Row("GET", "/accounts?page_size=100", PERSONA, check=check_list_accounts),
+    "create_account": Row("POST", "/accounts", DUPLICATE_ON_CREATE, body=lambda w, r: {"name": w.accounts[r].name}),
+    "check_account_duplicates": Row("GET", "/accounts/duplicates?name={name}", DUPLICATE_HINT),
+    "get_account": Row("GET", "/accounts/{account}", SEE_ACCOUNT),
+    "update_account": Row("PATCH", "/accounts/{account}", CHANGE_ACCOUNT, body=_account_body),
+    "archive_account": Row("POST", "/accounts/{account}/archive", CHANGE_ACCOUNT, body=_archive_body),
+    "list_account_contacts": Row("GET", "/accounts/{account}/contacts", SEE_ACCOUNT),
+    "get_account_org_chart": Row("GET", "/accounts/{account}/org-chart", SEE_ACCOUNT),
+    "list_account_branches": Row("GET", "/accounts/{account}/branches", SEE_ACCOUNT),
+    "list_account_updates": Row("GET", "/accounts/{account}/updates", SEE_ACCOUNT),
+    "create_account_update": Row("POST", "/accounts/{account}/updates", CHANGE_ACCOUNT, ok=201,
+                                 body=lambda w, r: {"happened_on": "2026-01-06", "content": "矩阵新动态"}),
+    "list_account_team": Row("GET", "/accounts/{account}/team", SEE_ACCOUNT),
+    "set_account_team_member": Row("PUT", "/accounts/{account}/team/{teammate}", CHANGE_ACCOUNT,
+                                   body=lambda w, r: {"access": "write"}),
+    "remove_account_team_member": Row("DELETE", "/accounts/{account}/team/{teammate}", CHANGE_ACCOUNT, ok=204),
+    "list_account_attachments": Row("GET", "/accounts/{account}/attachments", SEE_ACCOUNT),
+    "upload_account_attachment": Row("POST", "/accounts/{account}/attachments", CHANGE_ACCOUNT, ok=201, multipart=True,
+                                     body=lambda w, r: {"file": _pdf("新合同.pdf"), "kind": "contract"}),
+    "download_account_attachment": Row("GET", "/accounts/{account}/attachments/{attachment}", SEE_ACCOUNT,
+                                       audits=AuditAction.DOWNLOAD),
+    "list_account_history": Row("GET", "/accounts/{account}/history", SEE_HISTORY),
+    "list_contacts": Row("GET", "/contacts?page_size=100", PERSONA, check=check_list_contacts),
+    "create_contact": Row("POST", "/contacts", CHANGE_ACCOUNT, ok=201,
+                          body=lambda w, r: {"account_id": w.accounts[r].pk, "name": "矩阵新联系人"}),
+    "get_contact": Row("GET", "/contacts/{contact}", SEE_CONTACT),
+    "update_contact": Row("PATCH", "/contacts/{contact}", CHANGE_CONTACT,
+                          body=lambda w, r: {"version": _version(Contact, w.contacts[r].pk), "notes": "矩阵备注"}),
+    "archive_contact": Row("POST", "/contacts/{contact}/archive", CHANGE_CONTACT,
+                           body=lambda w, r: {"version": _version(Contact, w.contacts[r].pk)}),
+    "get_contact_personal_file": Row("GET", "/contacts/{contact}/personal-file", SEE_CONTACT,
+                                     audits=AuditAction.VIEW_PERSONAL),
+    "list_contact_positions": Row("GET", "/contacts/{contact}/positions", SEE_CONTACT),
+    "set_contact_position": Row("PUT", "/contacts/{contact}/positions/{account}", CHANGE_POSITION,
+                                body=lambda w, r: {"title": "矩阵总监"}),
+    "list_visitors": Row("GET", "/visitors?page_size=100", PERSONA, check=check_list_visitors),
+    "create_visitor": Row("POST", "/visitors", PERSONA, check=check_created,
+                          body=lambda w, r: {"name": "矩阵新访客", "visited_on": "2026-01-06"}),
+    "get_visitor": Row("GET", "/visitors/{visitor}", SEE_VISITOR),
+    "update_visitor": Row("PATCH", "/visitors/{visitor}", CHANGE_VISITOR,
+                          body=lambda w, r: {"version": _version(Visitor, w.visitors[r].pk), "intention": "矩阵意向"}),
+    "promote_visitor": Row("POST", "/visitors/{visitor}/promote", PROMOTE,
+                           body=lambda w, r: {"account_id": w.accounts[r].pk}),
+    "search": Row("GET", "/search?q=矩阵", PERSONA, check=check_search),
+    "download_import_template": Row("GET", "/imports/templates/accounts?format=csv", PERSONA, check=status_is(200)),
+    "import_records": Row("POST", "/imports/accounts", IMPORT_DUPLICATE, multipart=True,
+                          body=lambda w, r: {"file": _csv([["客户名称*", "电话"], [w.accounts[r].name, "010-66596688"]]),
+                                             "on_duplicate": "update"}),
+    "download_import_report": Row("GET", "/imports/reports/{report}", PERSONA, check=check_own_import_report),
+    "export_records": Row("GET", "/exports/accounts?format=csv", PERSONA, check=check_account_export),
+}  # fmt: skip
+
+
+def check_home_page(world, persona, response):
+    assert response.status_code == 200
+    assert response.context["account_count"] == len(SEES[persona])
+    owned = {r for r in SEES[persona] if OWNERS[r] == persona}
+    assert response.context["my_count"] == len(owned)
+    assert {a.pk for a in response.context["recent"]} <= {world.accounts[r].pk for r in SEES[persona]}
+    _names_absent(world, response, ALL - SEES[persona])
+
+
+def check_account_list_page(world, persona, response):
+    assert response.status_code == 200
+    page = response.context["page"]
+    assert page.paginator.count == len(SEES[persona])
+    assert {a.pk for a in page.object_list} == {world.accounts[r].pk for r in SEES[persona]}
+    _names_absent(world, response, ALL - SEES[persona])
+
+
+def check_search_page(world, persona, response):
+    assert response.status_code == 200
+    results = response.context["results"]
+    assert {a.pk for a in results.accounts} == {world.accounts[r].pk for r in SEES[persona]}
+    assert {c.pk for c in results.contacts} == {world.contacts[c].pk for c in contacts_seen(persona)}
+    _names_absent(world, response, ALL - SEES[persona])
+
+
+def check_visitor_list_page(world, persona, response):
+    assert response.status_code == 200
+    page = response.context["page"]
+    assert page.paginator.count == len(VISITOR_SEES[persona])
+    assert {v.pk for v in page.object_list} == {world.visitors[r].pk for r in VISITOR_SEES[persona]}
+    text = response.content.decode()
+    for record in ALL - VISITOR_SEES[persona]:
+        assert world.visitors[record].name not in text
+
+
+def check_account_create_page(world, persona, response):
+    assert response.status_code == (200 if persona in ACCOUNT_EDITING_ROLES else 403)
+
+
+PAGE_MATRIX: dict[str, Row] = {
+    "home": Row("GET", "/", PERSONA, check=check_home_page),
+    "login": Row("GET", "/login/", PERSONA, check=status_is(302), anonymous=200),
+    "logout": Row("POST", "/logout/", PERSONA, check=status_is(302), anonymous=302),
+    "set_language": Row("POST", "/language/", PERSONA, check=status_is(302), anonymous=302,
+                        body=lambda w, r: {"language": "en", "next": "/"}),
+    "region_options": Row("GET", "/regions/options/?province=11", PERSONA, check=status_is(200)),
+    "account_list": Row("GET", "/accounts/", PERSONA, check=check_account_list_page),
+    "account_create": Row("GET", "/accounts/new/", PERSONA, check=check_account_create_page),
+    "account_detail": Row("GET", "/accounts/{account}/", SEE_ACCOUNT),
+    "account_edit": Row("GET", "/accounts/{account}/edit/", CHANGE_ACCOUNT),
+    "account_archive": Row("POST", "/accounts/{account}/archive/", CHANGE_ACCOUNT, ok=302, body=_archive_body),
+    "account_update_add": Row("POST", "/accounts/{account}/updates/", CHANGE_ACCOUNT, ok=302,
+                              body=lambda w, r: {"happened_on": "2026-01-06", "content": "矩阵新动态"}),
+    "attachment_upload": Row("POST", "/accounts/{account}/attachments/", CHANGE_ACCOUNT, ok=302, multipart=True,
+                             body=lambda w, r: {"file": _pdf("新合同.pdf"), "kind": "contract"}),
+    "attachment_download": Row("GET", "/accounts/{account}/attachments/{attachment}/", SEE_ACCOUNT,
+                               audits=AuditAction.DOWNLOAD),
+    "team_member_set": Row("POST", "/accounts/{account}/team/", CHANGE_ACCOUNT, ok=302,
+                           body=lambda w, r: {"user": w.teammate.pk, "access": "write"}),
+    "contact_create": Row("GET", "/accounts/{account}/contacts/new/", CHANGE_ACCOUNT),
+    "position_edit": Row("GET", "/accounts/{account}/contacts/{contact}/position/", CHANGE_POSITION),
+    "contact_detail": Row("GET", "/contacts/{contact}/", SEE_CONTACT),
+    "contact_edit": Row("GET", "/contacts/{contact}/edit/", CHANGE_CONTACT),
+    "contact_personal_file": Row("GET", "/contacts/{contact}/personal/", SEE_CONTACT, audits=AuditAction.VIEW_PERSONAL),
+    "visitor_list": Row("GET", "/visitors/", PERSONA, check=check_visitor_list_page),
+    "visitor_create": Row("GET", "/visitors/new/", PERSONA, check=status_is(200)),
+    "visitor_promote": Row("GET", "/visitors/{visitor}/promote/", CHANGE_VISITOR),
+    "search": Row("GET", "/search/?q=矩阵", PERSONA, check=check_search_page),
+    "import_page": Row("GET", "/io/", PERSONA, check=status_is(200)),
+    "import_template": Row("GET", "/io/templates/accounts/csv/", PERSONA, check=status_is(200)),
+    "import_report": Row("GET", "/io/reports/{report}/", PERSONA, check=check_own_import_report),
+    "export_download": Row("GET", "/io/export/accounts/?format=csv", PERSONA, check=check_account_export),
+}  # fmt: skip
+
+
+def expectation(rule: str, persona: str, record: str) -> tuple[bool, bool]:
+    """(allowed, exists for the persona) for a rule on a record."""
+    if rule == SEE_ACCOUNT:
+        return record in SEES[persona], record in SEES[persona]
+    if rule == CHANGE_ACCOUNT:
+        return record in CHANGES[persona], record in SEES[persona]
+    if rule == SEE_HISTORY:
+        return record in HISTORY[persona], record in HISTORY[persona]
+    if rule == SEE_CONTACT:
+        return record in SEES[persona], record in SEES[persona]
+    if rule in (CHANGE_CONTACT, CHANGE_POSITION):
+        return record in CHANGES[persona], record in SEES[persona]
+    if rule == SEE_VISITOR:
+        return record in VISITOR_SEES[persona], record in VISITOR_SEES[persona]
+    if rule == CHANGE_VISITOR:
+        return record in VISITOR_CHANGES[persona], record in VISITOR_SEES[persona]
+    if rule == PROMOTE:
+        allowed = record in VISITOR_CHANGES[persona] and record in CHANGES[persona]
+        return allowed, record in VISITOR_SEES[persona] and record in SEES[persona]
+    raise AssertionError(rule)
+
+
+# --- calling --------------------------------------------------------------------------------------
+
+
+def _placeholders(world, record) -> dict:
+    record = record or "foreign"
+    account = world.accounts[record]
+    return {
+        "account": account.pk,
+        "contact": world.contacts[record].pk,
+        "visitor": world.visitors[record].pk,
+        "attachment": world.attachments[record].pk,
+        "teammate": world.teammate.pk,
+        "owner": world.users[OWNERS[record]].pk,
+        "name": quote(account.name),
+        "report": world.report_token,
+    }
+
+
+def _request(client, row, url, body, headers):
+    method = row.method.lower()
+    if row.method == "GET" or row.method == "DELETE" and body is None:
+        return getattr(client, method)(url, **headers)
+    if row.multipart:
+        return client.post(url, body, **headers)
+    if url.startswith("/api/"):
+        return getattr(client, method)(url, json.dumps(body or {}), content_type="application/json", **headers)
+    return client.post(url, body or {}, **headers)
+
+
+def call_api(world, persona, row, record=None):
+    client = world.client
+    client.cookies.clear()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {world.tokens[persona]}"} if persona else {}
+    url = "/api/v1" + row.path.format(**_placeholders(world, record))
+    return _request(client, row, url, row.body(world, record) if row.body else None, headers)
+
+
+def call_page(world, persona, row, record=None):
+    client = world.client
+    client.cookies.clear()
+    if persona:
+        client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[persona]
+    url = row.path.format(**_placeholders(world, record))
+    return _request(client, row, url, row.body(world, record) if row.body else None, {})
+
+
+def _audit_count(action) -> int:
+    return AuditEvent.objects.filter(action=action).count() if action else 0
+
+
+def assert_record_case(world, row, persona, record, call, *, api_call: bool):
+    """Call a row for one persona and record and check the outcome against the tables."""
+    allowed, exists = expectation(row.rule, persona, record)
+    before, audits_before = fingerprint(), _audit_count(row.audits)
+    response = call(world, persona, row, record)
+    status = response.status_code
+    if allowed:
+        assert status == row.ok, f"expected {row.ok}, got {status}: {response.content[:300]!r}"
+    elif not exists:
+        assert status == 404, f"a record outside the scope must be 404, got {status}: {response.content[:300]!r}"
+    else:
+        assert status in (403, 404), f"expected 403 or 404, got {status}: {response.content[:300]!r}"
+    if api_call and status >= 400:
+        assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+        assert "detail" in response.json()
+    if row.writes:
+        changed = fingerprint() != before
+        assert changed == allowed, (
+            "an allowed write must change the record" if allowed else "a refused write changed data"
+        )
+    if row.audits:
+        assert _audit_count(row.audits) == audits_before + (1 if allowed else 0)
+
+
+def _record_cases(matrix):
+    return [pytest.param(name, persona, record, id=f"{name}-{persona}-{record}")
+            for name, row in matrix.items() if row.rule in RECORD_RULES - SPECIAL_RULES
+            for persona in PERSONAS for record in RECORDS]  # fmt: skip
+
+
+def _rule_cases(matrix, rule):
+    return [pytest.param(name, persona, record, id=f"{name}-{persona}-{record}")
+            for name, row in matrix.items() if row.rule == rule for persona in PERSONAS for record in RECORDS]  # fmt: skip
+
+
+def _persona_cases(matrix):
+    return [pytest.param(name, persona, id=f"{name}-{persona}")
+            for name, row in matrix.items() if row.rule == PERSONA for persona in PERSONAS]  # fmt: skip
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+
+def _page_names(patterns, prefix="") -> set[str]:
+    """Named page URL patterns, outside the admin, the API include and static files."""
+    names = set()
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if route.startswith(("admin/", "api/", "static/")):
+            continue
+        if isinstance(pattern, URLResolver):
+            names |= _page_names(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            names.add(pattern.name or route)
+    return names
+
+
+def test_every_endpoint_has_a_matrix_row():
+    """GOV-7: an endpoint or page without a row in the authorization matrix fails the suite."""
+    schema = api.get_openapi_schema()
+    operations = {op["operationId"]: method.upper() for ops in schema["paths"].values() for method, op in ops.items()}
+    assert sorted(set(operations) - set(API_MATRIX)) == [], "API operations without a row in API_MATRIX"
+    assert sorted(set(API_MATRIX) - set(operations)) == [], "API_MATRIX rows for operations that no longer exist"
+    assert {name: row.method for name, row in API_MATRIX.items()} == operations
+    pages = _page_names(kam.urls.urlpatterns)
+    assert sorted(pages - set(PAGE_MATRIX)) == [], "pages without a row in PAGE_MATRIX"
+    assert sorted(set(PAGE_MATRIX) - pages) == [], "PAGE_MATRIX rows for pages that no longer exist"
+
+
+@pytest.mark.parametrize("operation, persona, record", _record_cases(API_MATRIX))
+def test_api_operation_on_a_record(world, operation, persona, record):
+    """GOV-7, GOV-1: own / team / foreign record through every API operation, for every persona."""
+    assert_record_case(world, API_MATRIX[operation], persona, record, call_api, api_call=True)
+
+
+@pytest.mark.parametrize("page, persona, record", _record_cases(PAGE_MATRIX))
+def test_page_on_a_record(world, page, persona, record):
+    """GOV-7, GOV-1: the pages follow the same rules as the API (404 outside scope, never 403)."""
+    assert_record_case(world, PAGE_MATRIX[page], persona, record, call_page, api_call=False)
+
+
+@pytest.mark.parametrize("operation, persona", _persona_cases(API_MATRIX))
+def test_api_operation_per_persona(world, operation, persona):
+    """GOV-7, ARC-6: lists, search and counts hold exactly what the persona may see."""
+    row = API_MATRIX[operation]
+    row.check(world, persona, call_api(world, persona, row))
+
+
+@pytest.mark.parametrize("page, persona", _persona_cases(PAGE_MATRIX))
+def test_page_per_persona(world, page, persona):
+    """GOV-7, ARC-6: list pages, search page and home counts hold exactly what the persona may see."""
+    row = PAGE_MATRIX[page]
+    row.check(world, persona, call_page(world, persona, row))
+
+
+@pytest.mark.parametrize("operation, persona, record", _rule_cases(API_MATRIX, SEE_USER))
+def test_api_user_lookup(world, operation, persona, record):
+    """GOV-7: a colleague outside the departments one may see is not found."""
+    owner = world.users[OWNERS[record]]
+    expected = owner == world.users[persona] or any(
+        owner.department_id == world.departments[d].pk for d in DEPARTMENTS[persona]
+    )
+    response = call_api(world, persona, API_MATRIX[operation], record)
+    assert response.status_code == (200 if expected else 404)
+
+
+@pytest.mark.parametrize("operation, persona, record", _rule_cases(API_MATRIX, DUPLICATE_HINT))
+def test_api_duplicate_hint_names_only_visible_records(world, operation, persona, record):
+    """ARC-5: the duplicate check finds every duplicate, but names only those in the caller's scope."""
+    account = world.accounts[record]
+    response = call_api(world, persona, API_MATRIX[operation], record)
+    assert response.status_code == 200
+    [hit] = response.json()
+    assert hit["matched_on"] == ["name"]
+    if record in SEES[persona]:
+        assert hit == {"id": account.pk, "name": account.name, "owner": str(world.users[OWNERS[record]]),
+                       "archived": False, "matched_on": ["name"], "visible": True}  # fmt: skip
+    else:
+        assert hit == {
+            "id": None,
+            "name": None,
+            "owner": None,
+            "archived": None,
+            "matched_on": ["name"],
+            "visible": False,
+        }
+        assert str(world.users[OWNERS[record]]) not in response.content.decode()
+
+
+@pytest.mark.parametrize("operation, persona, record", _rule_cases(API_MATRIX, DUPLICATE_ON_CREATE))
+def test_api_create_duplicate_is_refused_without_naming_foreign_records(world, operation, persona, record):
+    """ARC-5, GOV-7: creating a duplicate is refused (409); the answer names only visible records."""
+    account = world.accounts[record]
+    row = API_MATRIX[operation]
+    if persona == "admin":  # an administrator names the owner (a KA manager or head)
+        row = replace(row, body=lambda w, r: {"name": w.accounts[r].name, "owner_id": w.users["head"].pk})
+    before = fingerprint()
+    response = call_api(world, persona, row, record)
+    assert fingerprint() == before
+    body = response.json()
+    owner_name = str(world.users[OWNERS[record]])
+    if persona not in ACCOUNT_EDITING_ROLES:
+        assert response.status_code in (403, 422), response.content
+        assert "duplicates" not in body
+        assert owner_name not in response.content.decode()
+        return
+    assert response.status_code == 409, response.content
+    [hit] = body["duplicates"]
+    if record in SEES[persona]:
+        assert (hit["id"], hit["name"], hit["owner"], hit["visible"]) == (account.pk, account.name, owner_name, True)
+    else:
+        assert (hit["id"], hit["name"], hit["owner"], hit["visible"]) == (None, None, None, False)
+        assert owner_name not in response.content.decode()
+
+
+def _anonymous_cases():
+    cases = [pytest.param("api", name, id=f"api-{name}") for name in API_MATRIX]
+    return cases + [pytest.param("page", name, id=f"page-{name}") for name in PAGE_MATRIX]
+
+
+@pytest.mark.parametrize("kind, name", _anonymous_cases())
+def test_anonymous_caller(world, kind, name):
+    """GOV-7: without signing in, the API answers 401 JSON and pages send to the login page."""
+    if kind == "api":
+        row = API_MATRIX[name]
+        response = call_api(world, None, row, "foreign")
+        assert response.status_code == (row.anonymous or 401)
+        if response.status_code == 401:
+            assert response["Content-Type"].startswith("application/json")
+    else:
+        row = PAGE_MATRIX[name]
+        response = call_page(world, None, row, "foreign")
+        if row.anonymous:
+            assert response.status_code == row.anonymous
+        else:
+            assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+# --- ids from one record smuggled into a request about another --------------------------------------
+
+
+def test_foreign_attachment_is_not_found_through_own_account(world):
+    """GOV-7: an attachment id is looked up within the account, so another account's file stays hidden."""
+    own, foreign = world.accounts["own"], world.attachments["foreign"]
+    response = call_api(world, "manager", Row("GET", f"/accounts/{own.pk}/attachments/{foreign.pk}", SEE_ACCOUNT))
+    assert response.status_code == 404
+    response = call_page(world, "manager", Row("GET", f"/accounts/{own.pk}/attachments/{foreign.pk}/", SEE_ACCOUNT))
+    assert response.status_code == 404
+
+
+def test_foreign_contact_cannot_be_given_a_position_at_own_account(world):
+    """GOV-7: a contact one cannot see cannot be attached to one's own account."""
+    row = Row("PUT", f"/contacts/{world.contacts['foreign'].pk}/positions/{world.accounts['own'].pk}", CHANGE_POSITION,
+              body=lambda w, r: {"title": "间谍"})  # fmt: skip
+    before = fingerprint()
+    assert call_api(world, "manager", row).status_code == 404
+    assert fingerprint() == before
+
+
+def test_own_visitor_cannot_be_promoted_into_a_foreign_account(world):
+    """GOV-7: promoting into an account one cannot see is 404 and changes nothing."""
+    row = Row("POST", f"/visitors/{world.visitors['own'].pk}/promote", PROMOTE,
+              body=lambda w, r: {"account_id": w.accounts["foreign"].pk})  # fmt: skip
+    before = fingerprint()
+    assert call_api(world, "manager", row).status_code == 404
+    assert fingerprint() == before
+
+
+def test_foreign_account_cannot_become_a_head_office(world):
+    """GOV-7: a head office must be visible; naming a foreign one is refused without confirming it."""
+    own = world.accounts["own"]
+    row = Row("PATCH", f"/accounts/{own.pk}", CHANGE_ACCOUNT,
+              body=lambda w, r: {"version": _version(Account, own.pk), "parent_id": w.accounts["foreign"].pk})  # fmt: skip
+    before = fingerprint()
+    response = call_api(world, "manager", row)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "parent"
+    assert world.accounts["foreign"].name not in response.content.decode()
+    assert fingerprint() == before
+
+
+def test_filters_never_widen_the_scope(world):
+    """ARC-6, GOV-7: filtering by a foreign owner, department or account finds only what is visible."""
+    outsider, south_ka = world.users["outsider"], world.departments["south_ka"]
+    team_write = {world.accounts["team_write"].pk}  # 赵强's account she is on the team of; not his other one
+    for path, expected in ((f"/accounts?owner={outsider.pk}", team_write),
+                           (f"/accounts?department={south_ka.pk}", team_write),
+                           (f"/accounts?owner={world.users['sibling'].pk}", {world.accounts["team_read"].pk}),
+                           ("/accounts?q=外地", set()),
+                           (f"/contacts?account={world.accounts['foreign'].pk}", set()),
+                           ("/contacts?q=外地", set())):  # fmt: skip
+        response = call_api(world, "manager", Row("GET", path + "&page_size=100", PERSONA))
+        assert response.json()["count"] == len(expected), path
+        assert _ids(response) == expected, path
+
+
+def test_contact_positions_show_only_visible_accounts(world):
+    """GOV-7: a contact at the manager's and a foreign account shows each side only its own position."""
+    shared = world.contacts["shared"]
+    row = Row("GET", f"/contacts/{shared.pk}/positions", SEE_CONTACT)
+    assert [p["account"]["id"] for p in call_api(world, "manager", row).json()] == [world.accounts["own"].pk]
+    assert [p["account"]["id"] for p in call_api(world, "outsider", row).json()] == [world.accounts["foreign"].pk]
+    assert len(call_api(world, "admin", row).json()) == 2
+    assert call_api(world, "colleague", row).status_code == 404
+
+
+def test_branches_of_a_visible_account_do_not_include_foreign_branches(world):
+    """GOV-7: the branch list of the manager's account leaves out a branch she cannot see."""
+    branch = account_services.account_create(
+        actor=world.users["admin"], fields={"name": "矩阵外地分公司", "owner": world.users["outsider"],
+                                            "parent": world.accounts["own"]},
+    )  # fmt: skip
+    row = Row("GET", f"/accounts/{world.accounts['own'].pk}/branches", SEE_ACCOUNT)
+    assert call_api(world, "manager", row).json() == []
+    assert [a["id"] for a in call_api(world, "admin", row).json()] == [branch.pk]
+    page = call_page(world, "manager", Row("GET", f"/accounts/{world.accounts['own'].pk}/", SEE_ACCOUNT))
+    assert "矩阵外地分公司" not in page.content.decode()
+
+
+def test_archived_account_stays_hidden_from_lists_but_duplicates_still_count_it(world):
+    """ARC-5, GOV-7: an archived foreign account is still a duplicate, reported without its name."""
+    foreign = world.accounts["foreign"]
+    account_services.account_archive(
+        actor=world.users["outsider"], account=foreign, version=_version(Account, foreign.pk)
+    )
+    row = Row("GET", f"/accounts/duplicates?name={quote(foreign.name)}", DUPLICATE_HINT)
+    [hit] = call_api(world, "manager", row).json()
+    assert hit["visible"] is False and hit["id"] is None
+    [hit] = call_api(world, "outsider", row).json()
+    assert hit["visible"] is True and hit["archived"] is True
+    listed = call_api(world, "admin", Row("GET", "/accounts?page_size=100", PERSONA))
+    assert foreign.pk not in _ids(listed)
+
+
+@pytest.mark.parametrize("operation, persona, record", _rule_cases(API_MATRIX, IMPORT_DUPLICATE))
+def test_api_import_updates_only_changeable_duplicates(world, operation, persona, record):
+    """ARC-5, GOV-1, GOV-7: an import row matching an existing account updates it only if the importer
+    may change it; otherwise the row fails, and the failure names the account only if it is visible."""
+    row = API_MATRIX[operation]
+    if persona == "admin":  # an administrator owns no accounts: the file names the owner (负责人)
+        owner = world.users[OWNERS[record]].username
+        header_and_row = [["客户名称*", "电话", "负责人"], [world.accounts[record].name, "010-66596688", owner]]
+        row = replace(row, body=lambda w, r: {"file": _csv(header_and_row), "on_duplicate": "update"})
+    before = fingerprint()
+    response = call_api(world, persona, row, record)
+    text = response.content.decode()
+    owner_name = str(world.users[OWNERS[record]])
+    if persona not in ACCOUNT_EDITING_ROLES:
+        assert response.status_code == 403, text
+    elif record in CHANGES[persona]:
+        assert response.status_code == 200, text
+        assert response.json()["updated"] == 1
+        assert _version(Account, world.accounts[record].pk) == 2
+        return
+    else:
+        assert response.status_code == 422, text
+        assert response.json()["failed"] == 1
+    assert fingerprint() == before
+    if record not in SEES[persona]:
+        assert owner_name not in text
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_contact_export_holds_only_visible_positions(world, persona):
+    """GOV-7: the contact export has one row per position at an account the persona may see."""
+    response = call_api(world, persona, Row("GET", "/exports/contacts?format=csv", PERSONA))
+    assert response.status_code == 200
+    rows = _csv_rows(response)
+    name_column = next(i for i, label in enumerate(rows[0]) if label.startswith(("姓名", "Name", "name")))
+    exported = sorted(row[name_column] for row in rows[1:])
+    expected = sorted([world.contacts[r].name for r in SEES[persona]]
+                      + ["矩阵共享联系人" for r in ("own", "foreign") if r in SEES[persona]])  # fmt: skip
+    assert exported == expected
