@@ -3,16 +3,17 @@
 from datetime import date
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from ninja import File, Form, Query, Router, Schema
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import PageNumberPagination, paginate
 
+from kam.accounts import imports, search, selectors, services
 from kam.accounts import schemas as s
-from kam.accounts import search, selectors, services
 from kam.accounts.models import Account, Contact, Visitor
 from kam.core import regions, scopes
 from kam.core.api import CURRENT_SCHEMAS
@@ -279,7 +280,7 @@ def get_visitor(request, visitor_id: int):
 
 @router.patch("/visitors/{visitor_id}", response=s.VisitorOut, operation_id="update_visitor")
 def update_visitor(request, visitor_id: int, payload: s.VisitorPatch):
-    visitor = scopes.get_visitor_for_user(request.auth, visitor_id)
+    visitor = scopes.get_visitor_for_user(request.auth, visitor_id, write=True)
     data = payload.dict(exclude_unset=True)
     version = data.pop("version")
     return services.visitor_update(actor=request.auth, visitor=visitor, fields=data, version=version)
@@ -288,7 +289,7 @@ def update_visitor(request, visitor_id: int, payload: s.VisitorPatch):
 @router.post("/visitors/{visitor_id}/promote", response=s.ContactOut, operation_id="promote_visitor")
 def promote_visitor(request, visitor_id: int, payload: s.PromoteIn):
     """Make the visitor a contact, at an existing account or a new one made from the employer."""
-    visitor = scopes.get_visitor_for_user(request.auth, visitor_id)
+    visitor = scopes.get_visitor_for_user(request.auth, visitor_id, write=True)
     account = scopes.get_account_for_user(request.auth, payload.account_id, write=True) if payload.account_id else None
     return services.visitor_promote(actor=request.auth, visitor=visitor, account=account,
                                     confirm_duplicates=payload.confirm_duplicates)  # fmt: skip
@@ -307,3 +308,102 @@ def list_regions(request, parent: str = ""):
     """Provinces, or the cities / districts under a code (GB/T 2260)."""
     items = regions.children(parent) if parent else regions.provinces()
     return [{"code": code, "name": name} for code, name in items]
+
+
+# ---------------------------------------------------------------------------------------------
+# import and export (ARC-8)
+
+
+class ImportErrorOut(Schema):
+    row: int
+    field: str | None
+    column: str
+    message: str
+
+
+class ImportReportOut(Schema):
+    ok: bool
+    detail: str
+    imported: int
+    updated: int
+    skipped: int
+    failed: int
+    errors: list[ImportErrorOut]
+    errors_truncated: bool = False
+    report_url: str | None = Field(None, description="The failed rows with an error column, as xlsx (yours only)")
+
+
+class ExportFilters(AccountFilters):
+    account: int | None = None
+
+
+def _check_io_entity(entity: str) -> None:
+    if entity not in imports.ENTITIES:
+        raise Http404
+
+
+def _file_error(request, error: imports.ImportFileError):
+    from kam.core.api import api
+
+    return api.create_response(
+        request, {"detail": error.message_text, "errors": [{"field": "file", "message": error.message_text}]},
+        status=error.status,
+    )  # fmt: skip
+
+
+@router.get("/imports/templates/{entity}", response={200: None}, operation_id="download_import_template")
+def download_import_template(request, entity: str, format: str = "xlsx"):
+    """An empty import file for `accounts` or `contacts` (xlsx or csv): required columns marked *,
+    a note on each column with the values it accepts (ARC-8)."""
+    _check_io_entity(entity)
+    template = imports.import_template(entity=entity, fmt=format)
+    return FileResponse(template.file, as_attachment=True, filename=template.filename, content_type=template.content_type)
+
+
+@router.post("/imports/{entity}", response={200: ImportReportOut, 422: ImportReportOut}, operation_id="import_records")
+def import_records(request, entity: str, file: File[UploadedFile], on_duplicate: Form[str] = "stop"):
+    """Import `accounts` or `contacts` from xlsx or csv, all or nothing (ARC-8). Existing records
+    (ARC-5: same credit code or name) are skipped, updated or reported, as `on_duplicate` says.
+    If any row fails: 422 with each failed row, field and reason, and nothing is saved. A file that
+    cannot be read (type, size, too many rows, zip bomb, XML declarations, encoding, columns) gets
+    4xx with `detail`."""
+    _check_io_entity(entity)
+    if not request.auth.can_edit_accounts:
+        raise PermissionDenied(_("Your role cannot import accounts or contacts."))
+    try:
+        report = imports.import_records(actor=request.auth, entity=entity, file=file, on_duplicate=on_duplicate,
+                                        filename=file.name or "")  # fmt: skip
+    except imports.ImportFileError as e:
+        return _file_error(request, e)
+    data = report.as_dict()
+    if report.ok:
+        return Status(200, data)
+    token = imports.save_report(report, user=request.auth)
+    data["report_url"] = reverse("api:download_import_report", kwargs={"token": token})
+    return Status(422, data)
+
+
+@router.get("/imports/reports/{token}", response={200: None}, operation_id="download_import_report",
+            url_name="download_import_report")  # fmt: skip
+def download_import_report(request, token: str):
+    """The failed rows of one of your imports with an error column (xlsx), kept for a day."""
+    handle = imports.open_report(user=request.auth, token=token)
+    if handle is None:
+        raise Http404
+    return FileResponse(handle, as_attachment=True, filename=imports.report_filename(), content_type=imports.XLSX_TYPE)
+
+
+@router.get("/exports/{entity}", response={200: None}, operation_id="export_records")
+def export_records(request, entity: str, filters: Query[ExportFilters], format: str = "xlsx"):
+    """Export the `accounts` or `contacts` you can see as xlsx or csv, with the filters of
+    list_accounts (for contacts, `q` searches contacts and `account` picks one account). Every
+    export is written to the audit trail."""
+    _check_io_entity(entity)
+    values = filters.dict()
+    include_archived = values.pop("include_archived")
+    if entity == "accounts":
+        values.pop("account")
+        result = imports.export_accounts(actor=request.auth, fmt=format, filters=values, include_archived=include_archived)
+    else:
+        result = imports.export_contacts(actor=request.auth, fmt=format, filters=values)
+    return FileResponse(result.file, as_attachment=True, filename=result.filename, content_type=result.content_type)

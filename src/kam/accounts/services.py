@@ -1,10 +1,11 @@
 """Writes on the customer archive. Every page, API call, import and job goes through these."""
 
+from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,14 +18,16 @@ from kam.accounts.models import (
     Attachment,
     Contact,
     Lifecycle,
+    SearchTerm,
     Tag,
+    TeamAccess,
     Visitor,
     VisitorStatus,
 )
 from kam.accounts.names import normalize_company_name, sort_key
 from kam.core import audit, scopes
 from kam.core.errors import ConflictError, DuplicateError
-from kam.core.models import AuditAction
+from kam.core.models import AuditAction, AuditEvent
 from kam.core.regions import validate as validate_region
 from kam.core.validators import clean_credit_code, clean_phone
 from kam.org.models import Role
@@ -60,6 +63,15 @@ def _lock(model, pk, version):
     return obj
 
 
+def _stripped(fields: dict, names) -> dict:
+    """A copy of `fields` with surrounding blanks removed from the named texts, so "   " is no name."""
+    data = dict(fields)
+    for name in names:
+        if isinstance(data.get(name), str):
+            data[name] = data[name].strip()
+    return data
+
+
 def _check_unknown(fields: dict, allowed) -> None:
     unknown = set(fields) - set(allowed)
     if unknown:
@@ -74,7 +86,7 @@ def _tag_names(account) -> list[str]:
     return sorted(t.name for t in account.tags.all())
 
 
-def _set_tags(account, names) -> None:
+def _clean_tag_names(names) -> list[str]:
     clean = []
     for name in names or []:
         name = str(name).strip()
@@ -83,7 +95,11 @@ def _set_tags(account, names) -> None:
         if len(name) > 40:
             raise ValidationError({"tags": _("A tag has at most 40 characters.")})
         clean.append(name)
-    tags = [Tag.objects.get_or_create(name=name)[0] for name in dict.fromkeys(clean)]
+    return list(dict.fromkeys(clean))
+
+
+def _set_tags(account, names) -> None:
+    tags = [Tag.objects.get_or_create(name=name)[0] for name in _clean_tag_names(names)]
     account.tags.set(tags)
 
 
@@ -113,6 +129,11 @@ def find_duplicates(*, actor, name="", credit_code="", phone="", exclude_pk=None
             hit["matched_on"].append(matched_on)
     if hits:
         visible = set(scopes.visible_accounts(actor, include_archived=True).filter(pk__in=hits).values_list("pk", flat=True))
+    return _describe_duplicates(hits, visible)
+
+
+def _describe_duplicates(hits: dict[int, dict], visible: set) -> list[dict]:
+    """Hits as the caller may see them: named with owner if visible, else only "exists elsewhere"."""
     result = []
     for pk, hit in hits.items():
         account = hit["account"]
@@ -131,16 +152,24 @@ def _check_duplicates(*, actor, account, exclude_pk, confirm_duplicates) -> None
     hits = find_duplicates(
         actor=actor, name=account.name, credit_code=account.credit_code, phone=account.phone, exclude_pk=exclude_pk
     )
+    error = _duplicate_error(hits, confirm_duplicates=confirm_duplicates)
+    if error is not None:
+        raise error
+
+
+def _duplicate_error(hits: list[dict], *, confirm_duplicates) -> DuplicateError | None:
+    """The rule of ARC-5: same credit code or name blocks; the same phone only needs a confirmation."""
     blocking = [h for h in hits if {"credit_code", "name"} & set(h["matched_on"])]
     phone_only = [h for h in hits if h not in blocking]
     if blocking:
-        raise DuplicateError(_("This company is already in KAM."), duplicates=blocking)
+        return DuplicateError(_("This company is already in KAM."), duplicates=blocking)
     if phone_only and (settings.KAM["DUPLICATE_PHONE_BLOCKS"] or not confirm_duplicates):
-        raise DuplicateError(
+        return DuplicateError(
             _("Another account has the same phone number. Check it; confirm to save anyway."),
             duplicates=phone_only,
             confirmable=not settings.KAM["DUPLICATE_PHONE_BLOCKS"],
         )
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,7 +179,7 @@ def _check_duplicates(*, actor, account, exclude_pk, confirm_duplicates) -> None
 def _apply_account_fields(*, actor, account: Account, fields: dict) -> None:
     """Validate and set account fields; raise ValidationError naming each bad field."""
     errors: dict[str, list] = {}
-    data = dict(fields)
+    data = _stripped(fields, ("name", "name_en"))
     if "credit_code" in data or "credit_code_exception" in data:
         exception = bool(data.get("credit_code_exception", account.credit_code_exception))
         try:
@@ -216,15 +245,17 @@ def _is_descendant(candidate: Account, ancestor: Account) -> bool:
     return False
 
 
-def _account_snapshot(account: Account) -> dict:
+def _account_snapshot(account: Account, tags=None) -> dict:
     values = audit.snapshot(account, [f for f in ACCOUNT_FIELDS])
-    values["tags"] = _tag_names(account) if account.pk else []
+    if tags is not None:
+        values["tags"] = sorted(tags)
+    else:
+        values["tags"] = _tag_names(account) if account.pk else []
     return values
 
 
-@transaction.atomic
-def account_create(*, actor, fields: dict, tags=None, confirm_duplicates: bool = False) -> Account:
-    """Create an account owned by `fields['owner']` (default: the actor). ARC-1, ARC-5, GOV-1."""
+def _new_account_fields(*, actor, fields: dict) -> dict:
+    """The fields of a new account, owned by `fields['owner']` (default: the actor), if the actor may create it."""
     if not actor.can_edit_accounts:
         raise ValidationError({"owner": _("Your role cannot create accounts.")})
     _check_unknown(fields, ACCOUNT_FIELDS)
@@ -232,6 +263,13 @@ def account_create(*, actor, fields: dict, tags=None, confirm_duplicates: bool =
     fields.setdefault("owner", actor)
     if fields["owner"] != actor and actor.role == Role.KA_MANAGER:
         raise ValidationError({"owner": _("A KA manager creates accounts for herself or himself.")})
+    return fields
+
+
+@transaction.atomic
+def account_create(*, actor, fields: dict, tags=None, confirm_duplicates: bool = False) -> Account:
+    """Create an account owned by `fields['owner']` (default: the actor). ARC-1, ARC-5, GOV-1."""
+    fields = _new_account_fields(actor=actor, fields=fields)
     account = Account()
     _apply_account_fields(actor=actor, account=account, fields=fields)
     _check_duplicates(actor=actor, account=account, exclude_pk=None, confirm_duplicates=confirm_duplicates)
@@ -311,6 +349,8 @@ def team_member_set(*, actor, account: Account, user, access: str, duty: str = "
         raise ValidationError({"user": _("The owner is already responsible for this account.")})
     if not user.is_active:
         raise ValidationError({"user": _("This user is not active.")})
+    if access == TeamAccess.WRITE and not user.can_edit_accounts:
+        raise ValidationError({"access": _("This colleague's role only reads accounts: give read access.")})
     member, created = AccountTeamMember.objects.get_or_create(account=account, user=user, defaults={"access": access, "duty": duty})
     before = {"access": None if created else member.access, "duty": None if created else member.duty}
     member.access, member.duty = access, duty
@@ -411,7 +451,7 @@ def attachment_archive(*, actor, attachment: Attachment) -> None:
 
 def _apply_contact_fields(contact: Contact, fields: dict) -> None:
     errors = {}
-    data = dict(fields)
+    data = _stripped(fields, ("name", "name_en"))
     for name in ("mobile", "phone"):
         if name in data:
             try:
@@ -443,10 +483,9 @@ def _apply_position_fields(position: AccountContact, fields: dict) -> None:
     if data.get("reports_to") is not None:
         boss = data["reports_to"]
         if not isinstance(boss, AccountContact):
-            boss = AccountContact.objects.filter(pk=boss, account_id=position.account_id).first()
-            if boss is None:
-                # Accept a contact id too: the position of that contact at the same account.
-                boss = AccountContact.objects.filter(contact_id=fields["reports_to"], account_id=position.account_id).first()
+            # An id is the boss's contact id (as the API documents), never a position id: the two
+            # number ranges overlap, and trying both picked the wrong person (or the contact itself).
+            boss = AccountContact.objects.filter(contact_id=boss, account_id=position.account_id).first()
         if boss is None or boss.account_id != position.account_id:
             errors["reports_to"] = [_("Pick someone at the same account.")]
         elif position.pk and _reports_cycle(boss, position):
@@ -574,7 +613,7 @@ def visitor_create(*, actor, fields: dict) -> Visitor:
 
 def _apply_visitor_fields(visitor: Visitor, fields: dict) -> None:
     errors = {}
-    data = dict(fields)
+    data = _stripped(fields, ("name", "employer"))
     if "phone" in data:
         try:
             data["phone"] = clean_phone(data["phone"])
@@ -630,3 +669,150 @@ def visitor_promote(*, actor, visitor: Visitor, account: Account | None = None, 
     audit.record(actor=actor, action=AuditAction.UPDATE, target=visitor, account_id=account.pk,
                  changes={"status": [None, VisitorStatus.PROMOTED], "account": [None, account.pk]})  # fmt: skip
     return contact
+
+
+# ---------------------------------------------------------------------------------------------
+# many accounts at once (imports, ARC-8)
+
+_IN_BATCH = 500  # values per IN (…) lookup; SQLite allows 999 parameters per statement
+
+
+def find_duplicates_many(*, actor, accounts: list[Account]) -> list[list[dict]]:
+    """find_duplicates for many validated accounts at once: the same hits, with a few queries."""
+    columns = (("credit_code", "credit_code"), ("name", "normalized_name"), ("phone", "phone"))
+    found: dict[str, dict[str, list[Account]]] = {}
+    for _matched_on, column in columns:
+        values = sorted({getattr(a, column) for a in accounts if getattr(a, column)})
+        found[column] = {}
+        for start in range(0, len(values), _IN_BATCH):
+            existing = (
+                Account.objects.filter(**{f"{column}__in": values[start : start + _IN_BATCH]})
+                .select_related("owner")
+                .order_by("name_sort", "id")
+            )
+            for other in existing:
+                found[column].setdefault(getattr(other, column), []).append(other)
+    per_account = []
+    for account in accounts:
+        hits: dict[int, dict] = {}
+        for matched_on, column in columns:
+            value = getattr(account, column)
+            for other in [o for o in found[column].get(value, []) if o.pk != account.pk][:5] if value else []:
+                hits.setdefault(other.pk, {"account": other, "matched_on": []})["matched_on"].append(matched_on)
+        per_account.append(hits)
+    pks = sorted({pk for hits in per_account for pk in hits})
+    visible = set()
+    for start in range(0, len(pks), _IN_BATCH):
+        chunk = pks[start : start + _IN_BATCH]
+        visible.update(scopes.visible_accounts(actor, include_archived=True).filter(pk__in=chunk).values_list("pk", flat=True))
+    return [_describe_duplicates(hits, visible) for hits in per_account]
+
+
+@transaction.atomic
+def account_create_many(*, actor, rows: list[tuple[dict, list | None]], confirm_duplicates: bool = False,
+                        save: bool = True, audit_extra: dict | None = None) -> list:
+    """Create many accounts in one go (imports, ARC-8), each with exactly account_create's checks.
+
+    `rows` is a list of (fields, tags). Every row is validated by _apply_account_fields and checked
+    for duplicates in the database (ARC-5) as account_create does; rows are not compared with each
+    other (the caller does that). The valid ones are saved with bulk_create, their tags, search
+    terms and audit events written in bulk. Returns per row the new Account or the ValidationError
+    (a DuplicateError for a duplicate). With save=False nothing is written: a dry run.
+    """
+    if not actor.can_edit_accounts:
+        raise ValidationError({"owner": _("Your role cannot create accounts.")})
+    results: list = []
+    tag_names: dict[int, list[str]] = {}
+    for index, (fields, tags) in enumerate(rows):
+        account = Account()
+        errors: dict[str, list] = {}
+        try:
+            _apply_account_fields(actor=actor, account=account, fields=_new_account_fields(actor=actor, fields=fields))
+        except ValidationError as e:
+            errors.update(e.message_dict)
+        try:
+            tag_names[index] = _clean_tag_names(tags)
+        except ValidationError as e:
+            errors.update(e.message_dict)
+        results.append(ValidationError(errors) if errors else account)
+    valid = [i for i, r in enumerate(results) if isinstance(r, Account)]
+    for index, hits in zip(valid, find_duplicates_many(actor=actor, accounts=[results[i] for i in valid]), strict=True):
+        error = _duplicate_error(hits, confirm_duplicates=confirm_duplicates)
+        if error is not None:
+            results[index] = error
+    created = [(r, tag_names[i]) for i, r in enumerate(results) if isinstance(r, Account)]
+    if save and created:
+        _insert_many(Account, [account for account, _tags in created], set_pks=True)
+        _add_tags_many(created)
+        _insert_search_terms(
+            (SearchTerm.ACCOUNT, account.pk, term) for account, _tags in created for term in search.account_terms(account) if term
+        )
+        _insert_many(AuditEvent, [
+            AuditEvent(actor=actor, action=AuditAction.CREATE, target_type=Account._meta.label_lower,
+                       target_id=str(account.pk), target_repr=str(account)[:300], account_id=account.pk,
+                       changes=audit.diff({}, _account_snapshot(account, tags=tags)), extra=audit_extra or {})
+            for account, tags in created
+        ])  # fmt: skip
+    return results
+
+
+def _insert_many(model, objs: list, *, set_pks: bool = False) -> None:
+    """INSERT new rows with one executemany, each value prepared by its field as bulk_create does.
+
+    On SQLite bulk_create compiles a statement per 999 parameters (28 accounts), which is most of
+    the cost of a large import. With set_pks the objects get their new ids: SQLite's are read back
+    (from the first insert until commit this transaction holds the database's only write lock, so
+    the newest ids are ours, in insertion order); other databases use bulk_create's RETURNING.
+    """
+    connection = connections[router.db_for_write(model)]
+    if set_pks and (connection.vendor != "sqlite" or not connection.in_atomic_block):
+        model.objects.bulk_create(objs)
+        return
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}) VALUES ({placeholders})"  # noqa: S608 - names from the model
+    values = ([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs)
+    with connection.cursor() as cursor:
+        while chunk := list(islice(values, 5000)):
+            cursor.executemany(sql, chunk)
+        if not set_pks:
+            return
+        cursor.execute(f"SELECT {pk} FROM {table} ORDER BY {pk} DESC LIMIT %s", [len(objs)])  # noqa: S608
+        ids = [row[0] for row in reversed(cursor.fetchall())]
+    for obj, new_id in zip(objs, ids, strict=True):
+        obj.pk = new_id
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+def _insert_search_terms(rows) -> None:
+    """(kind, object_id, term) rows into SearchTerm: some forty per account, so COPY on PostgreSQL
+    and a plain executemany elsewhere (bulk_create spends most of an import preparing these
+    three-column rows one value at a time)."""
+    meta = SearchTerm._meta
+    connection = connections[router.db_for_write(SearchTerm)]
+    columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in ("kind", "object_id", "term"))
+    table = connection.ops.quote_name(meta.db_table)
+    rows = iter(rows)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s)"  # noqa: S608 - names from the model, values as parameters
+        while chunk := list(islice(rows, 10_000)):
+            cursor.executemany(sql, chunk)
+
+
+def _add_tags_many(accounts_with_tags: list[tuple[Account, list[str]]]) -> None:
+    names = sorted({name for _account, tags in accounts_with_tags for name in tags})
+    if not names:
+        return
+    Tag.objects.bulk_create([Tag(name=name) for name in names], ignore_conflicts=True)
+    ids = {}
+    for start in range(0, len(names), _IN_BATCH):
+        ids.update(Tag.objects.filter(name__in=names[start : start + _IN_BATCH]).values_list("name", "pk"))
+    link = Account.tags.through
+    _insert_many(link, [link(account_id=account.pk, tag_id=ids[name]) for account, tags in accounts_with_tags for name in tags])

@@ -21,4 +21,8 @@ urlpatterns = [
     path("visitors/new/", views.visitor_create, name="visitor_create"),
     path("visitors/<int:pk>/promote/", views.visitor_promote, name="visitor_promote"),
     path("search/", views.search_page, name="search"),
+    path("io/", views.import_page, name="import_page"),
+    path("io/templates/<str:entity>/<str:fmt>/", views.import_template, name="import_template"),
+    path("io/reports/<str:token>/", views.import_report, name="import_report"),
+    path("io/export/<str:entity>/", views.export_download, name="export_download"),
 ]

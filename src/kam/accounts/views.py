@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from kam.accounts import search, selectors, services
+from kam.accounts import imports, search, selectors, services
 from kam.accounts.forms import (
     AccountForm,
     AccountUpdateForm,
@@ -81,10 +81,9 @@ def account_create(request):
 def account_edit(request, pk):
     account = scopes.get_account_for_user(request.user, pk, write=True)
     form = AccountForm(request.POST or None, instance=account, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        if _save_account(request, form, account=account):
-            messages.success(request, _("Account saved."))
-            return redirect("account_detail", pk=pk)
+    if request.method == "POST" and form.is_valid() and _save_account(request, form, account=account):
+        messages.success(request, _("Account saved."))
+        return redirect("account_detail", pk=pk)
     return render(request, "accounts/account_form.html", {"form": form, "account": account})
 
 
@@ -104,6 +103,7 @@ def account_detail(request, pk):
         "team": account.team.select_related("user"),
         "can_edit": scopes.can_edit_account(request.user, account),
         "can_see_history": selectors.can_see_history(request.user, account),
+        "personal_fields": services.PERSONAL_FIELDS,  # history shows that they changed, not their values
         "update_form": AccountUpdateForm(initial={"happened_on": timezone.localdate()}),
         "attachment_form": AttachmentForm(),
         "team_form": TeamMemberForm(),
@@ -269,8 +269,8 @@ def visitor_create(request):
 
 @login_required
 def visitor_promote(request, pk):
-    visitor = scopes.get_visitor_for_user(request.user, pk)
-    form = PromoteForm(request.POST or None, user=request.user)
+    visitor = scopes.get_visitor_for_user(request.user, pk, write=True)
+    form = PromoteForm(request.POST if request.method == "POST" else None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             contact = services.visitor_promote(actor=request.user, visitor=visitor, account=form.cleaned_data["account"],
@@ -290,3 +290,80 @@ def search_page(request):
     q = request.GET.get("q", "").strip()
     results = search.search(request.user, q) if q else None
     return render(request, "accounts/search.html", {"q": q, "results": results})
+
+
+# ---------------------------------------------------------------------------------------------
+# import and export (ARC-8)
+
+IMPORT_PAGE_ROWS = 200  # failed rows shown on the page; the xlsx report has them all
+
+
+@login_required
+def import_page(request):
+    """Import accounts or contacts from xlsx or csv (all or nothing), and export what you can see."""
+    entity = request.POST.get("entity", "accounts")
+    on_duplicate = request.POST.get("on_duplicate", "stop")
+    context = {
+        "entities": imports.entity_choices(),
+        "entity": entity,
+        "on_duplicate": on_duplicate,
+        "duplicate_choices": [
+            ("stop", _("Stop: report the row as an error")),
+            ("skip", _("Skip the row and keep the existing record")),
+            ("update", _("Update the existing record with the row's filled-in cells")),
+        ],
+    }
+    if request.method == "POST":
+        if not request.user.can_edit_accounts:
+            raise PermissionDenied
+        upload = request.FILES.get("file")
+        try:
+            if upload is None:
+                raise ValidationError({"file": _("Choose a file to import.")})
+            report = imports.import_records(actor=request.user, entity=entity, file=upload, on_duplicate=on_duplicate,
+                                            filename=upload.name or "")  # fmt: skip
+        except ValidationError as e:
+            context["file_error"] = " ".join(e.messages)
+        else:
+            if report.ok:
+                messages.success(request, report.detail())
+                return redirect("import_page")
+            messages_by_row = report.row_messages()
+            context["report"] = report
+            context["report_token"] = imports.save_report(report, user=request.user)
+            context["failed_rows"] = [
+                {"row": row, "content": " · ".join(c for c in cells if c)[:200], "errors": messages_by_row.get(row, "")}
+                for row, cells in report.failed_rows[:IMPORT_PAGE_ROWS]
+            ]
+            context["more_rows"] = report.failed - len(context["failed_rows"])
+    return render(request, "accounts/import.html", context)
+
+
+@login_required
+def import_template(request, entity, fmt):
+    if entity not in imports.ENTITIES or fmt not in imports.FORMATS:
+        raise Http404
+    template = imports.import_template(entity=entity, fmt=fmt)
+    return FileResponse(template.file, as_attachment=True, filename=template.filename, content_type=template.content_type)
+
+
+@login_required
+def import_report(request, token):
+    """The failed rows of the user's own import; another user's token finds nothing."""
+    handle = imports.open_report(user=request.user, token=token)
+    if handle is None:
+        raise Http404
+    return FileResponse(handle, as_attachment=True, filename=imports.report_filename(), content_type=imports.XLSX_TYPE)
+
+
+@login_required
+def export_download(request, entity):
+    """Export what the user can see, filtered as the account list (?format=xlsx|csv); audited."""
+    fmt = request.GET.get("format", "xlsx")
+    if entity not in imports.ENTITIES or fmt not in imports.FORMATS:
+        raise Http404
+    filters = {name: request.GET.get(name, "").strip() for name in (*selectors.ACCOUNT_FILTERS, "account")}
+    if entity == "accounts":
+        filters.pop("account")
+    result = imports.export_records(actor=request.user, entity=entity, fmt=fmt, filters=filters)
+    return FileResponse(result.file, as_attachment=True, filename=result.filename, content_type=result.content_type)
