@@ -20,7 +20,7 @@ class Industry(models.TextChoices):
     LOGISTICS = "logistics", _("transport, storage and postal services")
     HOSPITALITY = "hospitality", _("hotels and catering")
     IT = "it", _("information technology and software")
-    FINANCE = "finance", _("finance")
+    FINANCE = "finance", _("financial services")
     REAL_ESTATE = "real_estate", _("real estate")
     BUSINESS_SERVICES = "business_services", _("leasing and business services")
     RESEARCH = "research", _("research and technical services")
@@ -72,7 +72,7 @@ class Lifecycle(models.TextChoices):
 class Tag(models.Model):
     """A free label on accounts, e.g. 世界500强."""
 
-    name = models.CharField(_("name"), max_length=40, unique=True)
+    name = models.CharField(_("tag"), max_length=40, unique=True)
 
     class Meta:
         ordering = ["name"]
@@ -215,7 +215,7 @@ class Attachment(models.Model):
     file = models.FileField(_("file"), upload_to=attachment_path, max_length=255)
     original_name = models.CharField(_("file name"), max_length=255)
     content_type = models.CharField(max_length=100)
-    size = models.PositiveBigIntegerField(_("size"))
+    size = models.PositiveBigIntegerField(_("file size"))
     description = models.CharField(_("description"), max_length=200, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
@@ -234,7 +234,7 @@ class BuyingRole(models.TextChoices):
     """The five people who shape a purchase (影响采购决策的五种人), plus the insider."""
 
     DECISION_MAKER = "decision_maker", _("decision maker")
-    USER = "user", _("user")
+    USER = "user", _("end user")
     PURCHASER = "purchaser", _("purchaser / finance (budget owner)")
     TECHNICAL = "technical", _("technical evaluator")
     SUPPORTER = "supporter", _("supporter (assistant, secretary)")

@@ -17,7 +17,7 @@ class DepartmentKind(models.TextChoices):
 class Department(VersionedModel):
     """A unit of the company: company → branch → KA department → team."""
 
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("department name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=20, choices=DepartmentKind.choices, default=DepartmentKind.TEAM)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("parent")
