@@ -164,6 +164,9 @@ ATTACHMENT_MAX_BYTES = int(os.environ.get("KAM_ATTACHMENT_MAX_MB", "20")) * 1024
 ATTACHMENT_EXTENSIONS = env_list("KAM_ATTACHMENT_EXTENSIONS", "pdf,jpg,jpeg,png,doc,docx,xls,xlsx,txt,csv,zip,ofd")
 IMPORT_MAX_BYTES = int(os.environ.get("KAM_IMPORT_MAX_MB", "50")) * 1024 * 1024
 IMPORT_MAX_ROWS = int(os.environ.get("KAM_IMPORT_MAX_ROWS", "200000"))
+IMPORT_MAX_UNPACKED_BYTES = int(os.environ.get("KAM_IMPORT_MAX_UNPACKED_MB", "400")) * 1024 * 1024  # zip bombs
+IMPORT_MAX_ZIP_RATIO = int(os.environ.get("KAM_IMPORT_MAX_ZIP_RATIO", "200"))
+IMPORT_REPORT_MAX_ROWS = int(os.environ.get("KAM_IMPORT_REPORT_MAX_ROWS", "1000"))  # failed rows shown on the page
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -75,7 +75,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _limit(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
+    return int(getattr(settings, name, default))  # settings.py declares them; the default guards old configs
 
 
 def max_bytes() -> int:
