@@ -150,3 +150,27 @@ def test_api_account_list_queries_do_not_grow_with_rows(people, make_account, ap
     with django_assert_max_num_queries(6):
         response = client.get("/accounts", {"page_size": 30})
     assert response.json()["count"] == 30
+
+
+def test_gov7_history_is_readable_and_hides_personal_values(people, make_account, make_contact, page_client, api):
+    from kam.accounts import services
+
+    account = make_account(people.manager, name="历史客户", province="44", city="4403")
+    services.account_update(actor=people.manager, account=account, fields={"lifecycle": "customer"}, version=1)
+    make_contact(account, name="隐私联系人", hometown="温州", family_notes="儿子在英国读书")
+    html = page_client(people.manager).get(f"/accounts/{account.pk}/").content.decode()
+    assert "温州" not in html and "英国" not in html
+    assert "深圳市" in html
+    events = api(people.manager).get(f"/accounts/{account.pk}/history").json()["items"]
+    changes = [c for e in events for c in e["changes"]]
+    lifecycle = next(c for c in changes if c["field"] == "lifecycle")
+    assert lifecycle["old"] != "prospect"  # a label in the user's language, not the stored code
+    hometown = next(c for c in changes if c["field"] == "hometown")
+    assert hometown["personal"] and hometown["new"] is None
+    assert "温州" not in str(events)
+
+
+def test_gov7_opening_the_contact_edit_form_is_audited(people, make_account, make_contact, page_client):
+    contact = make_contact(make_account(people.manager), name="编辑联系人")
+    assert page_client(people.manager).get(f"/contacts/{contact.pk}/edit/").status_code == 200
+    assert AuditEvent.objects.filter(action=AuditAction.VIEW_PERSONAL, target_id=str(contact.pk)).count() == 1

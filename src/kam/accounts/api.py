@@ -71,11 +71,13 @@ def create_account(request, payload: s.AccountIn):
     409 and the existing record as far as your scope lets you see it (ARC-5)."""
     fields, tags, confirm = _account_fields(payload, partial=False)
     account = services.account_create(actor=request.auth, fields=fields, tags=tags, confirm_duplicates=confirm)
-    return 201, selectors.account_detail(request.auth, account.pk)
+    return Status(201, selectors.account_detail(request.auth, account.pk))
 
 
 @router.get("/accounts/duplicates", response=list[s.DuplicateOut], operation_id="check_account_duplicates")
-def check_account_duplicates(request, name: str = "", credit_code: str = "", phone: str = "", exclude: int | None = None):
+def check_account_duplicates(
+    request, name: str = "", credit_code: str = "", phone: str = "", exclude: int | None = None
+):
     """Accounts that look like the one you are about to save (ARC-5)."""
     from kam.core.validators import clean_phone
 
@@ -140,7 +142,7 @@ def create_account_update(request, account_id: int, payload: s.AccountUpdateIn):
     account = scopes.get_account_for_user(request.auth, account_id, write=True)
     entry = services.account_update_add(actor=request.auth, account=account, happened_on=payload.happened_on,
                                         content=payload.content)  # fmt: skip
-    return 201, entry
+    return Status(201, entry)
 
 
 @router.get("/accounts/{account_id}/team", response=list[s.TeamMemberOut], operation_id="list_account_team")
@@ -156,7 +158,9 @@ def set_account_team_member(request, account_id: int, user_id: int, payload: s.T
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         raise ValidationError({"user_id": _("No such user.")})
-    return services.team_member_set(actor=request.auth, account=account, user=user, access=payload.access, duty=payload.duty)
+    return services.team_member_set(
+        actor=request.auth, account=account, user=user, access=payload.access, duty=payload.duty
+    )
 
 
 @router.delete("/accounts/{account_id}/team/{user_id}", response={204: None}, operation_id="remove_account_team_member")
@@ -164,21 +168,28 @@ def remove_account_team_member(request, account_id: int, user_id: int):
     account = scopes.get_account_for_user(request.auth, account_id, write=True)
     user = get_object_or_404(User, pk=user_id)
     services.team_member_remove(actor=request.auth, account=account, user=user)
-    return 204, None
+    return Status(204, None)
 
 
-@router.get("/accounts/{account_id}/attachments", response=list[s.AttachmentOut], operation_id="list_account_attachments")
+@router.get(
+    "/accounts/{account_id}/attachments", response=list[s.AttachmentOut], operation_id="list_account_attachments"
+)
 def list_account_attachments(request, account_id: int):
     account = scopes.get_account_for_user(request.auth, account_id)
     return selectors.account_attachments(account)
 
 
-@router.post("/accounts/{account_id}/attachments", response={201: s.AttachmentOut}, operation_id="upload_account_attachment")
+@router.post(
+    "/accounts/{account_id}/attachments", response={201: s.AttachmentOut}, operation_id="upload_account_attachment"
+)
 def upload_account_attachment(request, account_id: int, file: File[UploadedFile], kind: Form[str] = "other",
                               description: Form[str] = ""):  # fmt: skip
     """Attach a file (contract copy, licence…): limited types and size, stored outside the web root."""
     account = scopes.get_account_for_user(request.auth, account_id, write=True)
-    return 201, services.attachment_add(actor=request.auth, account=account, upload=file, kind=kind, description=description)
+    return Status(
+        201,
+        services.attachment_add(actor=request.auth, account=account, upload=file, kind=kind, description=description),
+    )
 
 
 @router.get("/accounts/{account_id}/attachments/{attachment_id}", operation_id="download_account_attachment",
@@ -189,7 +200,9 @@ def download_account_attachment(request, account_id: int, attachment_id: int):
     if attachment is None:
         raise Http404
     handle = services.attachment_open(actor=request.auth, attachment=attachment)
-    return FileResponse(handle, as_attachment=True, filename=attachment.original_name, content_type=attachment.content_type)
+    return FileResponse(
+        handle, as_attachment=True, filename=attachment.original_name, content_type=attachment.content_type
+    )
 
 
 @router.get("/accounts/{account_id}/history", response=list[s.AuditEventOut], operation_id="list_account_history")
@@ -214,7 +227,7 @@ def create_contact(request, payload: s.ContactIn):
     data = payload.dict()
     account = scopes.get_account_for_user(request.auth, data.pop("account_id"), write=True)
     position = data.pop("position")
-    return 201, services.contact_create(actor=request.auth, account=account, fields=data, position=position)
+    return Status(201, services.contact_create(actor=request.auth, account=account, fields=data, position=position))
 
 
 @router.get("/contacts/{contact_id}", response=s.ContactOut, operation_id="get_contact")
@@ -236,7 +249,9 @@ def archive_contact(request, contact_id: int, payload: s.VersionIn):
     return services.contact_archive(actor=request.auth, contact=contact, version=payload.version)
 
 
-@router.get("/contacts/{contact_id}/personal-file", response=s.PersonalFileOut, operation_id="get_contact_personal_file")
+@router.get(
+    "/contacts/{contact_id}/personal-file", response=s.PersonalFileOut, operation_id="get_contact_personal_file"
+)
 def get_contact_personal_file(request, contact_id: int):
     """Birthday, family, hometown…: every opening is written to the audit trail."""
     contact = scopes.get_contact_for_user(request.auth, contact_id)
@@ -252,7 +267,9 @@ def list_contact_positions(request, contact_id: int):
     return selectors.contact_positions(request.auth, contact)
 
 
-@router.put("/contacts/{contact_id}/positions/{account_id}", response=s.PositionOut, operation_id="set_contact_position")
+@router.put(
+    "/contacts/{contact_id}/positions/{account_id}", response=s.PositionOut, operation_id="set_contact_position"
+)
 def set_contact_position(request, contact_id: int, account_id: int, payload: s.PositionIn):
     """Give the contact a position at (another) account, or change role, influence, reports-to."""
     contact = scopes.get_contact_for_user(request.auth, contact_id)
@@ -270,7 +287,7 @@ def list_visitors(request, status: str = ""):
 @router.post("/visitors", response={201: s.VisitorOut}, operation_id="create_visitor")
 def create_visitor(request, payload: s.VisitorIn):
     """Record a walk-in or first contact in a few fields (ARC-3)."""
-    return 201, services.visitor_create(actor=request.auth, fields=payload.dict())
+    return Status(201, services.visitor_create(actor=request.auth, fields=payload.dict()))
 
 
 @router.get("/visitors/{visitor_id}", response=s.VisitorOut, operation_id="get_visitor")
@@ -357,7 +374,9 @@ def download_import_template(request, entity: str, format: str = "xlsx"):
     a note on each column with the values it accepts (ARC-8)."""
     _check_io_entity(entity)
     template = imports.import_template(entity=entity, fmt=format)
-    return FileResponse(template.file, as_attachment=True, filename=template.filename, content_type=template.content_type)
+    return FileResponse(
+        template.file, as_attachment=True, filename=template.filename, content_type=template.content_type
+    )
 
 
 @router.post("/imports/{entity}", response={200: ImportReportOut, 422: ImportReportOut}, operation_id="import_records")
@@ -403,7 +422,9 @@ def export_records(request, entity: str, filters: Query[ExportFilters], format: 
     include_archived = values.pop("include_archived")
     if entity == "accounts":
         values.pop("account")
-        result = imports.export_accounts(actor=request.auth, fmt=format, filters=values, include_archived=include_archived)
+        result = imports.export_accounts(
+            actor=request.auth, fmt=format, filters=values, include_archived=include_archived
+        )
     else:
         result = imports.export_contacts(actor=request.auth, fmt=format, filters=values)
     return FileResponse(result.file, as_attachment=True, filename=result.filename, content_type=result.content_type)

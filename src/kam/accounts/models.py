@@ -344,6 +344,12 @@ class Contact(VersionedModel):
         return PERSONALITY_ADVICE.get(self.personality, "")
 
 
+# The personal file (ARC-2): shown only where opening it is audited.
+PERSONAL_FIELDS = (
+    "birthday", "birthday_is_lunar", "birth_year", "hometown", "interests", "joined_company_on", "family_notes",
+)  # fmt: skip
+
+
 class AccountContact(models.Model):
     """A contact's position at one account: title, buying-centre role, influence, reports-to."""
 

@@ -11,6 +11,10 @@ from kam.core import regions
 # Literal types would be nicer in the docs; plain str plus service validation keeps one rule.
 
 
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
 class UserRef(Schema):
     id: int
     username: str
@@ -309,6 +313,14 @@ class AttachmentOut(Schema):
     uploaded_at: datetime
 
 
+class ChangeOut(Schema):
+    field: str
+    label: str
+    old: str | None
+    new: str | None
+    personal: bool = Field(description="A personal-file field: its values are shown only in the personal file")
+
+
 class AuditEventOut(Schema):
     id: int
     at: datetime
@@ -316,8 +328,13 @@ class AuditEventOut(Schema):
     action: str
     target_type: str
     target_repr: str
-    changes: dict
-    extra: dict
+    changes: list[ChangeOut]
+
+    @staticmethod
+    def resolve_changes(obj) -> list[dict]:
+        from kam.accounts.selectors import readable_changes
+
+        return [{**c, "old": _text(c["old"]), "new": _text(c["new"])} for c in readable_changes(obj)]
 
     @staticmethod
     def resolve_actor(obj) -> str | None:

@@ -1,9 +1,12 @@
 """Reads on the customer archive; each starts from the caller's data scope (core.scopes)."""
 
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
 
-from kam.accounts.models import Account, AccountContact, AccountUpdate, Attachment, Contact
-from kam.core import scopes
+from kam.accounts.models import PERSONAL_FIELDS, Account, AccountContact, AccountUpdate, Attachment, Contact
+from kam.core import regions, scopes
 from kam.core.models import AuditAction, AuditEvent
 from kam.org.models import Role
 
@@ -123,3 +126,50 @@ def contact_positions(user, contact: Contact) -> QuerySet[AccountContact]:
 
 
 __all__ = ["ACCOUNT_FILTERS", "Prefetch"]
+
+
+REGION_FIELDS = {"province", "city", "district"}
+
+
+def _readable_value(field, name: str, value):
+    if value in (None, "", [], {}):
+        return "—"
+    if name in REGION_FIELDS:
+        return regions.name(str(value)) or value
+    if field is not None and field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool) or value in (True, False):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return value
+
+
+def readable_changes(event: AuditEvent) -> list[dict]:
+    """An audit event's changes as labelled, human values: choice labels, region names, and the
+    personal file masked (its values are seen only by opening it, which is logged)."""
+    try:
+        model = apps.get_model(event.target_type)
+    except (LookupError, ValueError):
+        model = None
+    rows = []
+    for name, change in (event.changes or {}).items():
+        old, new = (change + [None, None])[:2] if isinstance(change, list) else (None, change)
+        if old in (None, "", []) and new in (None, "", []):
+            continue
+        try:
+            field = model._meta.get_field(name) if model else None
+        except FieldDoesNotExist:
+            field = None
+        label = str(field.verbose_name) if field is not None and hasattr(field, "verbose_name") else name
+        # The personal file's values show only where opening it is audited.
+        if name in PERSONAL_FIELDS:
+            rows.append({"field": name, "label": label, "old": None, "new": None, "personal": True})
+            continue
+        rows.append({"field": name, "label": label, "old": _readable_value(field, name, old),
+                     "new": _readable_value(field, name, new), "personal": False})  # fmt: skip
+    return rows
+
+
+def account_history_entries(account: Account, *, limit: int = 100) -> list[dict]:
+    return [{"event": event, "changes": readable_changes(event)} for event in account_history(account)[:limit]]

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from kam.accounts import search
 from kam.accounts.models import (
+    PERSONAL_FIELDS,
     Account,
     AccountContact,
     AccountTeamMember,
@@ -41,10 +42,6 @@ CONTACT_FIELDS = [
     "name", "name_en", "gender", "mobile", "phone", "email", "wechat", "birthday", "birthday_is_lunar",
     "birth_year", "hometown", "interests", "joined_company_on", "authority", "personality",
     "working_style", "family_notes", "notes",
-]  # fmt: skip
-PERSONAL_FIELDS = [
-    "birthday", "birthday_is_lunar", "birth_year", "hometown", "interests", "joined_company_on",
-    "family_notes",
 ]  # fmt: skip
 POSITION_FIELDS = ["title", "department_name", "buying_role", "influence", "attitude", "reports_to", "is_primary"]
 VISITOR_FIELDS = ["name", "visited_on", "phone", "features", "employer", "address", "intention", "status"]
@@ -128,7 +125,9 @@ def find_duplicates(*, actor, name="", credit_code="", phone="", exclude_pk=None
             hit = hits.setdefault(account.pk, {"account": account, "matched_on": []})
             hit["matched_on"].append(matched_on)
     if hits:
-        visible = set(scopes.visible_accounts(actor, include_archived=True).filter(pk__in=hits).values_list("pk", flat=True))
+        visible = set(
+            scopes.visible_accounts(actor, include_archived=True).filter(pk__in=hits).values_list("pk", flat=True)
+        )
     return _describe_duplicates(hits, visible)
 
 
@@ -183,7 +182,9 @@ def _apply_account_fields(*, actor, account: Account, fields: dict) -> None:
     if "credit_code" in data or "credit_code_exception" in data:
         exception = bool(data.get("credit_code_exception", account.credit_code_exception))
         try:
-            data["credit_code"] = clean_credit_code(data.get("credit_code", account.credit_code), checksum_exception=exception)
+            data["credit_code"] = clean_credit_code(
+                data.get("credit_code", account.credit_code), checksum_exception=exception
+            )
         except ValidationError as e:
             errors["credit_code"] = e.messages
     if "phone" in data:
@@ -285,7 +286,9 @@ def account_create(*, actor, fields: dict, tags=None, confirm_duplicates: bool =
 
 
 @transaction.atomic
-def account_update(*, actor, account: Account, fields: dict, version=None, tags=None, confirm_duplicates=False) -> Account:
+def account_update(
+    *, actor, account: Account, fields: dict, version=None, tags=None, confirm_duplicates=False
+) -> Account:
     """Change an account's fields; a stale `version` raises ConflictError (HTTP 409)."""
     _check_unknown(fields, ACCOUNT_FIELDS)
     account = _lock(Account, account.pk, version)
@@ -351,7 +354,9 @@ def team_member_set(*, actor, account: Account, user, access: str, duty: str = "
         raise ValidationError({"user": _("This user is not active.")})
     if access == TeamAccess.WRITE and not user.can_edit_accounts:
         raise ValidationError({"access": _("This colleague's role only reads accounts: give read access.")})
-    member, created = AccountTeamMember.objects.get_or_create(account=account, user=user, defaults={"access": access, "duty": duty})
+    member, created = AccountTeamMember.objects.get_or_create(
+        account=account, user=user, defaults={"access": access, "duty": duty}
+    )
     before = {"access": None if created else member.access, "duty": None if created else member.duty}
     member.access, member.duty = access, duty
     _full_clean(member, exclude=["account", "user"])
@@ -413,7 +418,9 @@ def attachment_add(*, actor, account: Account, upload, kind: str = "other", desc
         raise ValidationError({"file": _("Files of this type are not accepted. Allowed: %(types)s.")
                                % {"types": ", ".join(settings.ATTACHMENT_EXTENSIONS)}})  # fmt: skip
     if upload.size > settings.ATTACHMENT_MAX_BYTES:
-        raise ValidationError({"file": _("The file is larger than %(mb)d MB.") % {"mb": settings.ATTACHMENT_MAX_BYTES // 2**20}})
+        raise ValidationError(
+            {"file": _("The file is larger than %(mb)d MB.") % {"mb": settings.ATTACHMENT_MAX_BYTES // 2**20}}
+        )
     if upload.size == 0:
         raise ValidationError({"file": _("The file is empty.")})
     head = upload.read(8)
@@ -460,7 +467,11 @@ def _apply_contact_fields(contact: Contact, fields: dict) -> None:
                 errors[name] = e.messages
     for name, value in data.items():
         if name not in errors:
-            setattr(contact, name, value if value is not None or name in ("birthday", "birth_year", "joined_company_on") else "")
+            setattr(
+                contact,
+                name,
+                value if value is not None or name in ("birthday", "birth_year", "joined_company_on") else "",
+            )
     try:
         # full_clean also turns strings into dates and numbers, so the checks below compare values.
         _full_clean(contact, exclude=["created_by", *errors])
@@ -704,13 +715,21 @@ def find_duplicates_many(*, actor, accounts: list[Account]) -> list[list[dict]]:
     visible = set()
     for start in range(0, len(pks), _IN_BATCH):
         chunk = pks[start : start + _IN_BATCH]
-        visible.update(scopes.visible_accounts(actor, include_archived=True).filter(pk__in=chunk).values_list("pk", flat=True))
+        visible.update(
+            scopes.visible_accounts(actor, include_archived=True).filter(pk__in=chunk).values_list("pk", flat=True)
+        )
     return [_describe_duplicates(hits, visible) for hits in per_account]
 
 
 @transaction.atomic
-def account_create_many(*, actor, rows: list[tuple[dict, list | None]], confirm_duplicates: bool = False,
-                        save: bool = True, audit_extra: dict | None = None) -> list:
+def account_create_many(
+    *,
+    actor,
+    rows: list[tuple[dict, list | None]],
+    confirm_duplicates: bool = False,
+    save: bool = True,
+    audit_extra: dict | None = None,
+) -> list:
     """Create many accounts in one go (imports, ARC-8), each with exactly account_create's checks.
 
     `rows` is a list of (fields, tags). Every row is validated by _apply_account_fields and checked
@@ -745,7 +764,10 @@ def account_create_many(*, actor, rows: list[tuple[dict, list | None]], confirm_
         _insert_many(Account, [account for account, _tags in created], set_pks=True)
         _add_tags_many(created)
         _insert_search_terms(
-            (SearchTerm.ACCOUNT, account.pk, term) for account, _tags in created for term in search.account_terms(account) if term
+            (SearchTerm.ACCOUNT, account.pk, term)
+            for account, _tags in created
+            for term in search.account_terms(account)
+            if term
         )
         _insert_many(AuditEvent, [
             AuditEvent(actor=actor, action=AuditAction.CREATE, target_type=Account._meta.label_lower,
@@ -792,7 +814,9 @@ def _insert_search_terms(rows) -> None:
     three-column rows one value at a time)."""
     meta = SearchTerm._meta
     connection = connections[router.db_for_write(SearchTerm)]
-    columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in ("kind", "object_id", "term"))
+    columns = ", ".join(
+        connection.ops.quote_name(meta.get_field(name).column) for name in ("kind", "object_id", "term")
+    )
     table = connection.ops.quote_name(meta.db_table)
     rows = iter(rows)
     with connection.cursor() as cursor:
@@ -815,4 +839,6 @@ def _add_tags_many(accounts_with_tags: list[tuple[Account, list[str]]]) -> None:
     for start in range(0, len(names), _IN_BATCH):
         ids.update(Tag.objects.filter(name__in=names[start : start + _IN_BATCH]).values_list("name", "pk"))
     link = Account.tags.through
-    _insert_many(link, [link(account_id=account.pk, tag_id=ids[name]) for account, tags in accounts_with_tags for name in tags])
+    _insert_many(
+        link, [link(account_id=account.pk, tag_id=ids[name]) for account, tags in accounts_with_tags for name in tags]
+    )

@@ -103,13 +103,12 @@ def account_detail(request, pk):
         "team": account.team.select_related("user"),
         "can_edit": scopes.can_edit_account(request.user, account),
         "can_see_history": selectors.can_see_history(request.user, account),
-        "personal_fields": services.PERSONAL_FIELDS,  # history shows that they changed, not their values
         "update_form": AccountUpdateForm(initial={"happened_on": timezone.localdate()}),
         "attachment_form": AttachmentForm(),
         "team_form": TeamMemberForm(),
     }
     if context["can_see_history"]:
-        context["history"] = selectors.account_history(account)[:100]
+        context["history"] = selectors.account_history_entries(account)
     return render(request, "accounts/account_detail.html", context)
 
 
@@ -165,7 +164,9 @@ def attachment_download(request, pk, attachment_pk):
     if attachment is None:
         raise Http404
     handle = services.attachment_open(actor=request.user, attachment=attachment)
-    return FileResponse(handle, as_attachment=True, filename=attachment.original_name, content_type=attachment.content_type)
+    return FileResponse(
+        handle, as_attachment=True, filename=attachment.original_name, content_type=attachment.content_type
+    )
 
 
 @require_POST
@@ -195,7 +196,9 @@ def contact_create(request, pk):
             return redirect("contact_detail", pk=contact.pk)
         except ValidationError as e:
             add_service_errors(form, e)
-    return render(request, "accounts/contact_form.html", {"form": form, "position_form": position_form, "account": account})
+    return render(
+        request, "accounts/contact_form.html", {"form": form, "position_form": position_form, "account": account}
+    )
 
 
 @login_required
@@ -203,7 +206,9 @@ def contact_detail(request, pk):
     contact = scopes.get_contact_for_user(request.user, pk)
     positions = selectors.contact_positions(request.user, contact)
     can_edit = scopes.editable_accounts(request.user).filter(positions__contact=contact).exists()
-    return render(request, "accounts/contact_detail.html", {"contact": contact, "positions": positions, "can_edit": can_edit})
+    return render(
+        request, "accounts/contact_detail.html", {"contact": contact, "positions": positions, "can_edit": can_edit}
+    )
 
 
 @login_required
@@ -217,6 +222,9 @@ def contact_personal_file(request, pk):
 @login_required
 def contact_edit(request, pk):
     contact = scopes.get_contact_for_user(request.user, pk, write=True)
+    if request.method == "GET":
+        # The edit form shows the personal file, so opening it is logged like the file itself (GOV-7).
+        services.contact_personal_file(actor=request.user, contact=contact)
     form = ContactForm(request.POST or None, instance=contact)
     if request.method == "POST" and form.is_valid():
         try:
@@ -225,7 +233,9 @@ def contact_edit(request, pk):
             messages.success(request, _("Contact saved."))
             return redirect("contact_detail", pk=pk)
         except ConflictError:
-            form.add_error(None, _("Someone else changed this contact meanwhile. Reload it and make your change again."))
+            form.add_error(
+                None, _("Someone else changed this contact meanwhile. Reload it and make your change again.")
+            )
         except ValidationError as e:
             add_service_errors(form, e)
     return render(request, "accounts/contact_form.html", {"form": form, "contact": contact})
@@ -344,7 +354,9 @@ def import_template(request, entity, fmt):
     if entity not in imports.ENTITIES or fmt not in imports.FORMATS:
         raise Http404
     template = imports.import_template(entity=entity, fmt=fmt)
-    return FileResponse(template.file, as_attachment=True, filename=template.filename, content_type=template.content_type)
+    return FileResponse(
+        template.file, as_attachment=True, filename=template.filename, content_type=template.content_type
+    )
 
 
 @login_required
