@@ -26,6 +26,23 @@ COMPANY_SUFFIXES = (
     "co",
 )
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+_CJK_SUFFIXES = tuple(s for s in COMPANY_SUFFIXES if not s.isascii())
+# Two-character runs of the legal-form suffixes: in nearly every company name, so they tell nothing apart.
+LEGAL_FORM_BIGRAMS = frozenset(s[i : i + 2] for s in _CJK_SUFFIXES for i in range(len(s) - 1))
+
+
+def legal_form_start(text: str) -> int:
+    """Where the trailing Chinese legal-form suffixes of a name begin ("中国银行股份有限公司" → 4)."""
+    end = len(text.rstrip())
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _CJK_SUFFIXES:
+            if text[:end].endswith(suffix) and end > len(suffix):
+                end -= len(suffix)
+                changed = True
+                break
+    return end
 
 
 def normalize_company_name(name: str) -> str:

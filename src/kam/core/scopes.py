@@ -33,12 +33,25 @@ def _is_active(user) -> bool:
     return bool(user and user.is_authenticated and user.is_active)
 
 
+def _team_account_ids(user) -> list[int]:
+    return list(AccountTeamMember.objects.filter(user=user).values_list("account_id", flat=True))
+
+
 def visible_accounts(user, *, include_archived: bool = False) -> QuerySet[Account]:
-    """Accounts the user may see: their scope, plus the virtual teams they are on."""
+    """Accounts the user may see: their scope, plus the virtual teams they are on.
+
+    The team's accounts are looked up first and OR-ed in as a list of ids, only if there are any:
+    `scope OR pk IN (subquery)` keeps PostgreSQL from using any index on accounts (a KA manager's
+    filtered list, 255 of 100,000 accounts, took 85 ms instead of 9 ms; see bench/README.md).
+    """
     if not _is_active(user):
         return Account.objects.none()
-    on_team = Q(pk__in=AccountTeamMember.objects.filter(user=user).values("account_id"))
-    accounts = Account.objects.filter(_scope_q(user, owner_field="owner", department_field="department") | on_team)
+    accounts = Account.objects.all()
+    if user.data_scope != DataScope.ALL:
+        condition = _scope_q(user, owner_field="owner", department_field="department")
+        if team := _team_account_ids(user):
+            condition |= Q(pk__in=team)
+        accounts = accounts.filter(condition)
     if not include_archived:
         accounts = accounts.filter(is_archived=False)
     return accounts
@@ -84,9 +97,12 @@ def visible_contacts(user, *, include_archived: bool = False) -> QuerySet[Contac
     """
     if not _is_active(user):
         return Contact.objects.none()
-    on_team = Q(account_id__in=AccountTeamMember.objects.filter(user=user).values("account_id"))
-    in_scope = _scope_q(user, owner_field="account__owner", department_field="account__department")
-    positions = AccountContact.objects.filter(in_scope | on_team, contact_id=OuterRef("pk"), account__is_archived=False)
+    positions = AccountContact.objects.filter(contact_id=OuterRef("pk"), account__is_archived=False)
+    if user.data_scope != DataScope.ALL:
+        condition = _scope_q(user, owner_field="account__owner", department_field="account__department")
+        if team := _team_account_ids(user):
+            condition |= Q(account_id__in=team)
+        positions = positions.filter(condition)
     contacts = Contact.objects.filter(Exists(positions))
     if not include_archived:
         contacts = contacts.filter(is_archived=False)
