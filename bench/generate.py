@@ -1,0 +1,572 @@
+"""Generate a benchmark archive: many accounts and contacts, written straight into the database.
+
+    KAM_DATA_DIR=bench/data/sqlite .venv/bin/python bench/generate.py --accounts 100000 --contacts 1000000
+    KAM_DATABASE_URL=postgresql://… .venv/bin/python bench/generate.py …
+
+It targets whatever database the environment names (KAM_DATABASE_URL, else the SQLite file in
+KAM_DATA_DIR), migrates it, and fills it with an organisation of ~200 KA managers in a department
+tree, accounts (some head offices with branches), contacts with positions in small buying-centre
+trees, tags and the search terms of every account and contact.
+
+This BYPASSES THE SERVICES ON PURPOSE: writing a million contacts one by one through
+`contact_create` (validation, duplicate checks, audit events) would take hours. So:
+  - no audit events are written, and no validation runs (the values are generated valid);
+  - the derived columns are still exactly what the services would store: `normalized_name` and
+    `name_sort` come from kam.accounts.names, the SearchTerm rows from kam.accounts.search's
+    account_terms / contact_terms, an account's department is its owner's department;
+  - rows are written with bulk_create in large batches, and the two big plain tables (positions,
+    search terms) with executemany on SQLite or COPY on PostgreSQL; the search-term indexes are
+    dropped during the load and rebuilt afterwards (much faster than updating them row by row).
+
+Running it again on a database it already filled at the same size does nothing (a marker file
+in KAM_DATA_DIR records what was generated); a database with other data is refused.
+"""
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+
+BENCH_PASSWORD = "kam-bench-2026"
+SEED = 424242
+BATCH = 5000
+REGIONS = {  # branch → provinces it covers
+    "华东": ["31", "32", "33", "34", "35", "36", "37"],
+    "华南": ["44", "45", "46"],
+    "华北": ["11", "12", "13", "14", "15"],
+    "华中": ["41", "42", "43"],
+    "西南": ["50", "51", "52", "53", "54"],
+    "西北": ["61", "62", "63", "64", "65"],
+    "东北": ["21", "22", "23"],
+}
+TEAMS = ["一组", "二组", "三组", "四组", "五组"]
+# Bench logins (password BENCH_PASSWORD): the head of 华南大客户部 (scope: department and below),
+# an administrator (all accounts) and one KA manager (own accounts).
+BENCH_HEAD, BENCH_ADMIN, BENCH_MANAGER = "bench_head", "bench_admin", "bench_manager"
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kam.settings")
+    import django
+
+    django.setup()
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+def insert_rows(model, columns: list[str], rows: list[tuple]) -> None:
+    """Insert plain rows (no model instances): COPY on PostgreSQL, executemany elsewhere."""
+    from django.db import connection
+
+    if not rows:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
+
+
+def next_id(model) -> int:
+    from django.db.models import Max
+
+    return (model.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
+
+
+def reset_sequences(models) -> None:
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), models):
+            cursor.execute(sql)
+
+
+class DroppedIndexes:
+    """Drop a model's indexes for a bulk load and build them again afterwards, even on failure."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        from django.db import connection
+
+        with connection.schema_editor() as editor:
+            for index in self.model._meta.indexes:
+                editor.remove_index(self.model, index)
+
+    def __exit__(self, *exc):
+        from django.db import connection
+
+        started = time.monotonic()
+        with connection.schema_editor() as editor:
+            for index in self.model._meta.indexes:
+                editor.add_index(self.model, index)
+        log(f"rebuilt the indexes of {self.model.__name__} in {time.monotonic() - started:.0f} s")
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# the generator
+
+
+class Generator:
+    def __init__(self, *, accounts: int, contacts: int, seed: int):
+        from django.utils import timezone
+
+        self.n_accounts = accounts
+        self.n_contacts = contacts
+        self.rng = random.Random(seed)
+        self.today = timezone.localdate()
+        self.codes: set[str] = set()
+        self.names: set[str] = set()
+        self.managers_by_region: dict[str, list] = {}
+        self.heads_by_region: dict[str, object] = {}
+        self.account_ids: list[int] = []
+        self.account_kind: dict[int, str] = {}
+        self.search_rows = 0
+
+    # organisation ---------------------------------------------------------------------------
+
+    def organisation(self, managers: int) -> None:
+        from django.contrib.auth.hashers import make_password
+
+        from kam.demo import person_name
+        from kam.org import services as org_services
+        from kam.org.models import DataScope, DepartmentKind, Role, User
+
+        mk = org_services.department_create
+        company = mk(actor=None, name="总公司", kind=DepartmentKind.COMPANY)
+        teams = []
+        for region in REGIONS:
+            branch = mk(actor=None, name=f"{region}分公司", kind=DepartmentKind.BRANCH, parent=company)
+            ka = mk(actor=None, name=f"{region}大客户部", kind=DepartmentKind.KA_DEPARTMENT, parent=branch)
+            self.heads_by_region[region] = ka
+            teams += [(region, mk(actor=None, name=name, kind=DepartmentKind.TEAM, parent=ka)) for name in TEAMS]
+        unusable = make_password(None)
+        users = []
+        for number in range(managers):
+            region, team = teams[number % len(teams)]
+            gender = self.rng.choice(["male", "female"])
+            users.append(User(username=f"ka{number + 1:04d}", display_name=person_name(self.rng, gender), role=Role.KA_MANAGER,
+                              department=team, data_scope=DataScope.OWN, password=unusable))  # fmt: skip
+        for region, ka in self.heads_by_region.items():
+            users.append(User(username=f"head_{ka.pk}", display_name=f"{region}大客户部主任", role=Role.KA_HEAD,
+                              department=ka, data_scope=DataScope.SUBTREE, password=unusable))  # fmt: skip
+        User.objects.bulk_create(users, batch_size=500)
+        bench = [
+            (BENCH_ADMIN, "基准管理员", Role.ADMIN, company, DataScope.ALL),
+            (BENCH_HEAD, "基准主任", Role.KA_HEAD, self.heads_by_region["华南"], DataScope.SUBTREE),
+            (BENCH_MANAGER, "基准经理", Role.KA_MANAGER, teams[TEAMS.index("一组") + 5 * list(REGIONS).index("华南")][1],
+             DataScope.OWN),
+        ]  # fmt: skip
+        for username, display_name, role, department, scope in bench:
+            user = User(username=username, display_name=display_name, role=role, department=department, data_scope=scope,
+                        is_staff=role == Role.ADMIN)  # fmt: skip
+            user.set_password(BENCH_PASSWORD)
+            user.save()
+        owners = User.objects.filter(role__in=[Role.KA_MANAGER, Role.KA_HEAD]).select_related("department")
+        paths = {region: ka.path for region, ka in self.heads_by_region.items()}
+        for user in owners:
+            region = next(r for r, path in paths.items() if user.department.path.startswith(path))
+            self.managers_by_region.setdefault(region, []).append(user)
+        log(f"organisation: {len(teams)} teams, {User.objects.count()} users")
+
+    # accounts -------------------------------------------------------------------------------
+
+    def _owner(self, province: str):
+        region = next(r for r, provinces in REGIONS.items() if province in provinces)
+        if self.rng.random() < 0.12:
+            region = self.rng.choice(list(REGIONS))
+        return self.rng.choice(self.managers_by_region[region])
+
+    def _unique_name(self, make) -> str | None:
+        from kam.accounts.names import normalize_company_name
+
+        for _attempt in range(50):
+            name = make()
+            key = normalize_company_name(name)
+            if key not in self.names:
+                self.names.add(key)
+                return name
+        return None
+
+    def _account(self, pk: int, *, name: str, city: str, district: str, industry: str, ownership: str,
+                 short=(), name_en="", parent_id=None, website=""):  # fmt: skip
+        from kam.accounts.models import Account, LeadSource, Lifecycle
+        from kam.accounts.names import normalize_company_name, sort_key
+        from kam.demo import credit_code, landline
+
+        rng = self.rng
+        owner = self._owner(district[:2])
+        code = credit_code(rng, district, ownership, industry)
+        while code in self.codes:
+            code = credit_code(rng, district, ownership, industry)
+        self.codes.add(code)
+        employees = rng.choice([30, 80, 150, 400, 900, 2000, 5000, 20000]) + rng.randrange(30)
+        lifecycle = rng.choices(Lifecycle.values, [30, 50, 12, 8])[0]
+        archived = rng.random() < 0.01
+        return Account(
+            pk=pk, name=name, name_en=name_en, short_names=list(short), credit_code=code, industry=industry,
+            ownership=ownership, employees=employees,
+            annual_revenue=Decimal(employees * rng.randrange(40, 300) * 10_000) if ownership != "government" else None,
+            province=district[:2], city=district[:4], district=district,
+            address=f"{rng.choice(['人民路', '建设大道', '科技园路', '中山路', '解放路', '世纪大道'])}{rng.randrange(1, 999)}号",
+            phone=landline(rng, city), website=website, parent_id=parent_id,
+            procurement_mode=rng.choice(["centralized", "decentralized", ""]),
+            purchase_pattern=rng.choice(["continuous", "one_off", ""]), lead_source=rng.choice(LeadSource.values),
+            lifecycle=lifecycle, owner=owner, department_id=owner.department_id, is_archived=archived,
+            archived_at=None, normalized_name=normalize_company_name(name), name_sort=sort_key(name),
+        )  # fmt: skip
+
+    def _generated_account(self, pk: int):
+        from pypinyin import lazy_pinyin
+
+        from kam.accounts.models import Industry
+        from kam.core import regions
+        from kam.demo import (
+            CITIES,
+            CITY_WEIGHTS,
+            COMPANY_STEMS,
+            FOREIGN_BRANDS,
+            GOVERNMENT_BODIES,
+            INDUSTRY_EN,
+            INDUSTRY_WORDS,
+            JV_PARTNERS,
+            _districts,
+            pinyin,
+        )  # fmt: skip
+
+        rng = self.rng
+        city, _area, city_name = rng.choices(CITIES, [CITY_WEIGHTS.get(c[0], 1) for c in CITIES])[0]
+        district = rng.choice(_districts(city))
+        ownership = rng.choices(["private", "state_owned", "listed", "joint_venture", "foreign", "government"],
+                                [45, 15, 12, 8, 8, 12])[0]  # fmt: skip
+        short, name_en, website = [], "", ""
+        if ownership == "government":
+            industry = rng.choice(list(GOVERNMENT_BODIES))
+            body = rng.choice(GOVERNMENT_BODIES[industry])
+            district_name = regions.name(district)
+
+            def make():
+                place = f"{city_name}市"
+                if len(district) == 6 and rng.random() < 0.7:
+                    place = district_name if district_name.endswith("市") else place + district_name
+                return place + body
+        else:
+            industry = rng.choice([i for i in Industry.values if i != Industry.PUBLIC])
+            word = rng.choice(INDUSTRY_WORDS[industry])
+
+            def make():
+                stem = rng.choice(COMPANY_STEMS)
+                if rng.random() < 0.6:
+                    stem += rng.choice(COMPANY_STEMS)
+                if ownership == "foreign":
+                    brand = rng.choice(FOREIGN_BRANDS)[0]
+                    return f"{brand}（{city_name}）{stem}{word}有限公司"
+                if ownership == "joint_venture":
+                    return f"{city_name}{stem}{rng.choice(JV_PARTNERS)}{word}有限公司"
+                if ownership == "listed":
+                    return f"{city_name}{stem}{word}股份有限公司"
+                if ownership == "state_owned":
+                    return f"{city_name}{stem}{word}集团有限公司"
+                return f"{city_name}{stem}{word}{rng.choice(['有限公司', '有限公司', '有限责任公司'])}"
+
+        name = self._unique_name(make)
+        if name is None:
+            return None
+        if ownership != "government":
+            stem_part = name.removeprefix(city_name)[:4]
+            if rng.random() < 0.3:
+                short = [stem_part]
+            if rng.random() < 0.3:
+                name_en = f"{pinyin(city_name).title()} {pinyin(stem_part).title()} {INDUSTRY_EN[industry]} Co., Ltd."
+            if rng.random() < 0.5:
+                website = "https://www." + "".join(lazy_pinyin(stem_part)) + ".com.cn"
+        return self._account(pk, name=name, city=city, district=district, industry=industry, ownership=ownership,
+                             short=short, name_en=name_en, website=website)  # fmt: skip
+
+    def _bank_groups(self, first_pk: int, budget: int) -> list:
+        """The big banks (from the demo list), each with provincial branches and district sub-branches."""
+        from kam.core import regions
+        from kam.demo import CITIES, KNOWN_ACCOUNTS, _districts
+
+        accounts = []
+        pk = first_pk
+        banks = [k for k in KNOWN_ACCOUNTS if "银行" in k["name"]]
+        for bank in banks:
+            if len(accounts) >= budget:
+                break
+            head = self._account(pk, name=bank["name"], city=bank["district"][:4], district=bank["district"], industry="finance",
+                                 ownership=bank["ownership"], short=bank["short"], name_en=bank["en"],
+                                 website=bank["website"])  # fmt: skip
+            self.names.add(head.normalized_name)
+            accounts.append(head)
+            pk += 1
+            for city, _area, city_name in CITIES:
+                if len(accounts) >= budget:
+                    break
+                branch_name = f"{bank['name']}{city_name}分行"
+                branch = self._account(pk, name=branch_name, city=city, district=_districts(city)[0], industry="finance",
+                                       ownership=bank["ownership"], short=[f"{bank['short'][0]}{city_name}分行"],
+                                       parent_id=head.pk)  # fmt: skip
+                accounts.append(branch)
+                pk += 1
+                for district in _districts(city)[:4]:
+                    if len(accounts) >= budget:
+                        break
+                    place = regions.name(district).removesuffix("区").removesuffix("县").removesuffix("市")
+                    accounts.append(self._account(pk, name=f"{bank['name']}{city_name}{place}支行", city=city,
+                                                  district=district, industry="finance", ownership=bank["ownership"],
+                                                  parent_id=branch.pk))  # fmt: skip
+                    pk += 1
+        return accounts
+
+    def accounts(self) -> None:
+        from kam.accounts.models import Account, SearchTerm, Tag
+        from kam.accounts.search import account_terms
+        from kam.demo import TAGS
+
+        started = time.monotonic()
+        pk = next_id(Account)
+        tags = [Tag.objects.get_or_create(name=name)[0].pk for name in TAGS]
+        through = Account.tags.through
+        bank_budget = min(self.n_accounts // 40, 2500)
+        pending = self._bank_groups(pk, bank_budget)
+        pk += len(pending)
+        written = 0
+
+        def flush(batch):
+            from django.db import transaction
+
+            with transaction.atomic():
+                Account.objects.bulk_create(batch, batch_size=1000)
+                terms, tag_rows = [], []
+                for account in batch:
+                    terms += [(SearchTerm.ACCOUNT, account.pk, t) for t in account_terms(account) if t]
+                    if self.rng.random() < 0.25:
+                        tag_rows += [(account.pk, t) for t in self.rng.sample(tags, self.rng.randint(1, 2))]
+                insert_rows(SearchTerm, ["kind", "object_id", "term"], terms)
+                insert_rows(through, ["account_id", "tag_id"], tag_rows)
+                self.search_rows += len(terms)
+            for account in batch:
+                self.account_ids.append(account.pk)
+                kind = (
+                    "bank"
+                    if "银行" in account.name
+                    else "government"
+                    if account.ownership == "government"
+                    else "company"
+                )
+                self.account_kind[account.pk] = kind
+
+        while written + len(pending) < self.n_accounts:
+            account = self._generated_account(pk)
+            if account is None:
+                continue
+            pending.append(account)
+            pk += 1
+            if len(pending) >= BATCH:
+                flush(pending)
+                written += len(pending)
+                pending = []
+                if written % 20000 < BATCH:
+                    log(f"accounts: {written:,}")
+        flush(pending)
+        written += len(pending)
+        seconds = time.monotonic() - started
+        log(f"accounts: {written:,} in {seconds:.0f} s ({written / seconds:,.0f}/s)")
+
+    # contacts -------------------------------------------------------------------------------
+
+    def _sizes(self) -> list[int]:
+        """Contacts per account: exactly n_contacts in all, varying around the average."""
+        n, total = len(self.account_ids), self.n_contacts
+        sizes = [total // n + (1 if i < total % n else 0) for i in range(n)]
+        for _ in range(n):
+            a, b = self.rng.randrange(n), self.rng.randrange(n)
+            move = self.rng.randint(0, max(0, min(sizes[a] - 1, 4)))
+            sizes[a] -= move
+            sizes[b] += move
+        return sizes
+
+    def contacts(self) -> None:
+        from django.db import connection, transaction
+        from django.utils import timezone
+
+        from kam.accounts.models import AccountContact, Contact, Personality, SearchTerm
+        from kam.accounts.names import sort_key
+        from kam.accounts.search import contact_terms
+        from kam.demo import HOMETOWNS, INTERESTS, MOBILE_PREFIXES, POSITIONS, person_name
+
+        started = time.monotonic()
+        rng = self.rng
+        contact_pk, position_pk = next_id(Contact), next_id(AccountContact)
+        creator = self.managers_by_region["华东"][0].pk
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        adapt_date = connection.ops.adapt_datefield_value
+        contact_columns = [
+            "id", "created_at", "updated_at", "version", "name", "name_en", "gender", "mobile", "phone", "email", "wechat",
+            "birthday", "birthday_is_lunar", "birth_year", "hometown", "interests", "joined_company_on", "authority",
+            "personality", "working_style", "family_notes", "notes", "created_by_id", "is_archived", "name_sort",
+        ]  # fmt: skip
+        concrete = {f.column for f in Contact._meta.concrete_fields}
+        assert concrete == set(contact_columns), f"Contact's columns changed: {concrete ^ set(contact_columns)}"
+        personalities = [*Personality.values, ""]
+        position_columns = ["id", "account_id", "contact_id", "title", "department_name", "buying_role", "influence",
+                            "attitude", "reports_to_id", "is_primary"]  # fmt: skip
+        contacts, positions, terms = [], [], []
+        done = 0
+
+        def flush():
+            nonlocal contacts, positions, terms
+            with transaction.atomic():
+                insert_rows(Contact, contact_columns, contacts)
+                insert_rows(AccountContact, position_columns, positions)
+                insert_rows(SearchTerm, ["kind", "object_id", "term"], terms)
+            self.search_rows += len(terms)
+            contacts, positions, terms = [], [], []
+
+        for account_id, size in zip(self.account_ids, self._sizes(), strict=True):
+            templates = POSITIONS[self.account_kind[account_id]]
+            tree: list[int] = []  # position ids at this account, by template index
+            for index in range(size):
+                title, department_name, role, influence, boss = templates[index % len(templates)]
+                if index >= len(templates):
+                    title, role, influence = "专员", "user", 1
+                gender = rng.choice(["male", "male", "female"]) if influence >= 4 else rng.choice(["male", "female"])
+                name = person_name(rng, gender)
+                year = rng.randrange(1962, 1999)
+                birthday = date(year, rng.randrange(1, 13), rng.randrange(1, 29)) if rng.random() < 0.6 else None
+                mobile = f"+86{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"
+                joined = date(rng.randrange(max(year + 22, 1990), 2025), 1, 1) + timedelta(days=rng.randrange(360))
+                contacts.append((
+                    contact_pk, now, now, 1, name, "", gender, mobile, "", "", "", adapt_date(birthday),
+                    birthday is not None and rng.random() < 0.25, year if birthday or rng.random() < 0.3 else None,
+                    rng.choice(HOMETOWNS) if rng.random() < 0.6 else "", "、".join(rng.sample(INTERESTS, rng.randrange(0, 3))),
+                    adapt_date(joined), "", rng.choice(personalities), "", "", "", creator, False, sort_key(name),
+                ))  # fmt: skip
+                # The same terms the services index (only the names and phones are read).
+                person = SimpleNamespace(name=name, name_en="", mobile=mobile, phone="")
+                terms += [(SearchTerm.CONTACT, contact_pk, t) for t in contact_terms(person) if t]
+                if index == 0:
+                    reports_to = None
+                elif boss is not None and index < len(templates):
+                    reports_to = tree[boss]
+                else:
+                    reports_to = tree[rng.randrange(len(tree))]
+                positions.append((position_pk, account_id, contact_pk, title, department_name, str(role),
+                                  max(1, min(5, influence + rng.choice([-1, 0, 0, 1]))) if index else 5,
+                                  rng.choice(["champion", "supportive", "neutral", "neutral", "sceptical", "opposed"]),
+                                  reports_to, index == 1))  # fmt: skip
+                tree.append(position_pk)
+                # Now and then the same person also holds a position at another account.
+                if index and rng.random() < 0.01:
+                    other = rng.choice(self.account_ids)
+                    if other != account_id:
+                        position_pk += 1
+                        positions.append((position_pk, other, contact_pk, "外聘顾问", "专家委员会", "technical", 2,
+                                          "neutral", None, False))  # fmt: skip
+                contact_pk += 1
+                position_pk += 1
+                done += 1
+            if len(contacts) >= BATCH * 4:
+                flush()
+                if done % 100_000 < BATCH * 4:
+                    log(f"contacts: {done:,}")
+        flush()
+        seconds = time.monotonic() - started
+        log(f"contacts: {done:,} in {seconds:.0f} s ({done / seconds:,.0f}/s)")
+
+    def run(self, managers: int) -> None:
+        from django.db import connection
+
+        from kam.accounts.models import Account, AccountContact, Contact, SearchTerm, Tag
+        from kam.org.models import Department, User
+
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                # A bulk load: no fsync per batch, a big page cache for the index updates.
+                cursor.execute("PRAGMA synchronous=OFF")
+                cursor.execute("PRAGMA cache_size=-1048576")
+        self.organisation(managers)
+        with DroppedIndexes(SearchTerm):
+            self.accounts()
+            self.contacts()
+        reset_sequences([Account, Contact, AccountContact, SearchTerm, Tag, User, Department])
+        log(f"search terms: {self.search_rows:,}")
+
+
+def analyze() -> None:
+    """Refresh the planner statistics (PostgreSQL's autovacuum would do this on its own)."""
+    from django.db import connection
+
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    log(f"ANALYZE in {time.monotonic() - started:.0f} s")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--managers", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--analyze", choices=["auto", "yes", "no"], default="auto",
+                        help="run ANALYZE afterwards (auto: on PostgreSQL only, as autovacuum would)")  # fmt: skip
+    args = parser.parse_args(argv)
+    setup_django()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    from kam.accounts.models import Account
+    from kam.org.models import User
+
+    call_command("migrate", interactive=False, verbosity=0)
+    marker = settings.DATA_DIR / "bench-generated.json"
+    wanted = {"accounts": args.accounts, "contacts": args.contacts, "managers": args.managers, "seed": args.seed,
+              "database": connection.vendor}  # fmt: skip
+    if Account.objects.exists() or User.objects.exists():
+        if marker.exists() and json.loads(marker.read_text()).get("size") == wanted:
+            log(
+                f"already generated at this size ({args.accounts:,} accounts, {args.contacts:,} contacts); nothing to do"
+            )
+            return 0
+        print("The database already has other data; point KAM_DATA_DIR / KAM_DATABASE_URL at an empty one.",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.accounts < 1 or args.contacts < args.accounts:
+        print("Give at least one account and at least one contact per account.", file=sys.stderr)
+        return 2
+    log(f"generating {args.accounts:,} accounts and {args.contacts:,} contacts into {connection.vendor}")
+    started = time.monotonic()
+    Generator(accounts=args.accounts, contacts=args.contacts, seed=args.seed).run(args.managers)
+    generation = time.monotonic() - started
+    if args.analyze == "yes" or (args.analyze == "auto" and connection.vendor == "postgresql"):
+        analyze()
+    total = time.monotonic() - started
+    log(f"done in {total:.0f} s")
+    marker.write_text(json.dumps({"size": wanted, "generation_seconds": round(generation, 1),
+                                  "total_seconds": round(total, 1)}, indent=2))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""Measure the JSON API through real HTTP: gunicorn serving KAM on the benchmark database.
+
+    KAM_DATA_DIR=bench/data/sqlite .venv/bin/python bench/http_bench.py --label sqlite --out bench/out/sqlite.json
+
+Starts gunicorn the way `kam serve` does (gthread workers; here 2 workers × 4 threads for a
+2-core machine) with an access log whose format carries each request's server time (%(D)s,
+microseconds), logs in through POST /api/v1/auth/token, and for each bench user and operation
+sends warm-up requests, then N measured requests one after another on a keep-alive connection.
+It reports, per operation, the median and p95 of the server time (from the access log: request
+read → response written, inside gunicorn) and of the client time (loopback round trip).
+
+(Named http_bench.py, not http.py: a script called http.py would shadow the standard library's
+`http` package for everything it imports.)
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate import BENCH_ADMIN, BENCH_HEAD, BENCH_MANAGER, BENCH_PASSWORD, setup_django  # noqa: E402
+
+LOG_FORMAT = "%(m)s %(U)s?%(q)s %(s)s %(D)s"
+CREATED_PREFIX = "深圳基准测试"
+USERS = {"head": BENCH_HEAD, "admin": BENCH_ADMIN, "manager": BENCH_MANAGER}
+# Targets (p95 of the server time, milliseconds): see bench/README.md.
+TARGETS = {"list": 30, "detail": 30, "detail_contacts": 30, "search_fragment": 100, "search_long_fragment": 100,
+           "search_initials": 100, "search_contact_name": 100, "create": 50}  # fmt: skip
+
+
+class Server:
+    """gunicorn on a private port with an access log we can read back."""
+
+    def __init__(self, port: int, log_path: Path, workers: int, threads: int):
+        self.port = port
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("")
+        argv = [
+            sys.executable, "-m", "gunicorn", "kam.wsgi:application", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers), "--threads", str(threads), "--timeout", "300",
+            "--access-logfile", str(log_path), "--access-logformat", LOG_FORMAT,
+        ]  # fmt: skip
+        self.errors = open(log_path.with_suffix(".err"), "w")  # noqa: SIM115 - lives as long as the server
+        self.process = subprocess.Popen(argv, stdout=self.errors, stderr=subprocess.STDOUT, env=os.environ.copy())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/api/v1/regions")
+                if conn.getresponse().status == 200 and self.process.poll() is None:
+                    conn.close()
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited; see {log_path.with_suffix('.err')}")
+            time.sleep(0.3)
+        raise RuntimeError("gunicorn did not answer within 60 s")
+
+    def lines(self) -> list[str]:
+        return self.log_path.read_text().splitlines()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.errors.close()
+
+
+class Client:
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        self.token = ""
+
+    def call(self, method: str, path: str, body=None) -> tuple[int, bytes, float]:
+        headers = {"Host": "localhost", "Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
+        try:
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.HTTPException, OSError):
+            # The server closed an idle keep-alive connection: reconnect once.
+            self.conn.close()
+            started = time.perf_counter()
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
+        payload = response.read()
+        return response.status, payload, (time.perf_counter() - started) * 1000
+
+    def login(self, username: str) -> None:
+        status, payload, _ms = self.call(
+            "POST", "/api/v1/auth/token", {"username": username, "password": BENCH_PASSWORD}
+        )
+        if status != 200:
+            raise RuntimeError(f"login of {username} failed: {status} {payload[:200]!r}")
+        self.token = json.loads(payload)["token"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def dataset() -> dict:
+    from django.conf import settings
+    from django.db import connection
+
+    from kam.accounts.models import Account, Contact
+
+    marker = settings.DATA_DIR / "bench-generated.json"
+    generated = json.loads(marker.read_text()) if marker.exists() else {}
+    return {"database": connection.vendor, "accounts": Account.objects.count(), "contacts": Contact.objects.count(),
+            "generation_seconds": generated.get("generation_seconds")}  # fmt: skip
+
+
+def plan(username: str, requests: int, warmup: int, rng: random.Random) -> dict:
+    """The requests of each operation for this user: the same shape every run."""
+    from kam.accounts.models import AccountContact
+    from kam.core import scopes
+    from kam.demo import credit_code
+    from kam.org.models import Role, User
+
+    user = User.objects.get(username=username)
+    visible = list(
+        scopes.visible_accounts(user).filter(positions__isnull=False).values_list("pk", flat=True).distinct()
+    )
+    ids = [rng.choice(visible) for _ in range(requests + warmup)]
+    # A contact name that exists in the user's scope (surname + given name), typed in Chinese.
+    contact_name = (AccountContact.objects.filter(account_id__in=ids[:20]).values_list("contact__name", flat=True)
+                    .first() or "王建国")  # fmt: skip
+    owner = user if user.role in (Role.KA_MANAGER, Role.KA_HEAD) else (
+        User.objects.filter(role=Role.KA_MANAGER, is_active=True).order_by("pk").first())  # fmt: skip
+    run = f"{int(time.time()) % 10**6:06d}"
+    n = requests + warmup
+
+    def create(i: int) -> dict:
+        return {
+            "name": f"{CREATED_PREFIX}{run}{username}{i:04d}科技有限公司", "industry": "it", "ownership": "private",
+            "province": "44", "city": "4403", "district": "440305", "lifecycle": "prospect",
+            "credit_code": credit_code(rng, "440305", "private", "it"), "owner_id": owner.pk,
+            "short_names": [f"基准{i}"], "tags": ["基准测试"],
+        }  # fmt: skip
+
+    q = urllib.parse.quote
+    return {
+        "list": [("GET", "/api/v1/accounts?lifecycle=customer&province=44", None)] * n,
+        "search_fragment": [("GET", f"/api/v1/search?q={q('银行')}", None)] * n,
+        "search_long_fragment": [("GET", f"/api/v1/search?q={q('建设银行')}", None)] * n,
+        "search_initials": [("GET", "/api/v1/search?q=zgjsyh", None)] * n,
+        "search_contact_name": [("GET", f"/api/v1/search?q={q(contact_name)}", None)] * n,
+        "detail": [("GET", f"/api/v1/accounts/{pk}", None) for pk in ids],
+        "detail_contacts": [("GET", f"/api/v1/accounts/{pk}/contacts", None) for pk in ids],
+        "create": [("POST", "/api/v1/accounts", create(i)) for i in range(n)],
+    }
+
+
+def remove_created_accounts() -> None:
+    """Take the accounts the create benchmark made out again, so the dataset keeps its size."""
+    from django.db import transaction
+
+    from kam.accounts.models import Account, SearchTerm
+    from kam.core.models import AuditEvent
+
+    with transaction.atomic():
+        ids = list(Account.objects.filter(name__startswith=CREATED_PREFIX).values_list("pk", flat=True))
+        SearchTerm.objects.filter(kind=SearchTerm.ACCOUNT, object_id__in=ids).delete()
+        AuditEvent.objects.filter(account_id__in=ids).delete()
+        Account.objects.filter(pk__in=ids).delete()
+
+
+def measure(server: Server, client: Client, calls: list, warmup: int) -> dict:
+    for method, path, body in calls[:warmup]:
+        client.call(method, path, body)
+    before = len(server.lines())
+    client_ms, errors = [], 0
+    first_error = ""
+    for method, path, body in calls[warmup:]:
+        status, payload, ms = client.call(method, path, body)
+        client_ms.append(ms)
+        if status >= 400:
+            errors += 1
+            first_error = first_error or f"{status} {payload[:200]!r}"
+    measured = len(calls) - warmup
+    deadline = time.monotonic() + 10
+    lines = server.lines()[before:]
+    while len(lines) < measured and time.monotonic() < deadline:
+        time.sleep(0.1)
+        lines = server.lines()[before:]
+    server_ms = [int(line.rsplit(" ", 1)[1]) / 1000 for line in lines[:measured]]
+    result = {
+        "n": measured, "errors": errors,
+        "server_median_ms": statistics.median(server_ms), "server_p95_ms": percentile(server_ms, 95),
+        "client_median_ms": statistics.median(client_ms), "client_p95_ms": percentile(client_ms, 95),
+    }  # fmt: skip
+    if first_error:
+        result["first_error"] = first_error
+    return result
+
+
+def print_table(reports: list[dict]) -> None:
+    """The HTTP results, then generation times and import results, as plain text tables."""
+    http = [r for r in reports if "results" in r]
+    imports = [r for r in reports if "wall_seconds" in r]
+    header = f"{'database':<11}{'accounts':>9}{'contacts':>10}  {'user':<7} {'operation':<20}{'server med':>11}" \
+             f"{'p95':>9}{'client med':>11}{'p95':>9}{'target p95':>11}  ok"  # fmt: skip
+    print(header)
+    print("-" * len(header))
+    for report in http:
+        for row in report["results"]:
+            target = TARGETS.get(row["operation"])
+            ok = "—" if target is None else ("yes" if row["server_p95_ms"] <= target and not row["errors"] else "NO")
+            if row["errors"]:
+                ok += f" ({row['errors']} errors)"
+            print(f"{report['database']:<11}{report['accounts']:>9,}{report['contacts']:>10,}  {row['user']:<7} "
+                  f"{row['operation']:<20}{row['server_median_ms']:>9.1f}ms{row['server_p95_ms']:>7.1f}ms"
+                  f"{row['client_median_ms']:>9.1f}ms{row['client_p95_ms']:>7.1f}ms"
+                  f"{'' if target is None else f'{target} ms':>11}  {ok}")  # fmt: skip
+    print()
+    for report in http:
+        if report.get("generation_seconds"):
+            print(f"generation on {report['database']}: {report['generation_seconds']:.0f} s "
+                  f"({report['accounts']:,} accounts, {report['contacts']:,} contacts)")  # fmt: skip
+    for report in imports:
+        ok = report["exit_code"] == 0 and report["wall_seconds"] <= 60 and (report["peak_rss_mb"] or 0) <= 400
+        verdict = f"target for 100,000 rows ≤ 60 s, ≤ 400 MB: {'yes' if ok else 'NO'}" if report["rows"] == 100_000 else (
+            "the target applies to 100,000 rows")  # fmt: skip
+        print(f"import of {report['rows']:,} accounts (xlsx) on {report['database']}: {report['wall_seconds']:.0f} s, "
+              f"peak RSS {report['peak_rss_mb']} MB, exit {report['exit_code']}, {report['imported']:,} imported "
+              f"({verdict})")  # fmt: skip
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="HTTP benchmark of the KAM API")
+    parser.add_argument("--label", default="")
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--users", default="head,admin,manager", help="comma-separated: head, admin, manager")
+    parser.add_argument(
+        "--operations", default=",".join(TARGETS), help="comma-separated subset of: " + ", ".join(TARGETS)
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--report", nargs="*", help="only print the table of earlier JSON results")
+    args = parser.parse_args(argv)
+    if args.report is not None:
+        print_table([json.loads(Path(p).read_text()) for p in args.report])
+        return 0
+
+    setup_django()
+    report = {"label": args.label, **dataset(), "requests": args.requests, "warmup": args.warmup, "results": []}
+    print(
+        f"dataset: {report['database']}, {report['accounts']:,} accounts, {report['contacts']:,} contacts", flush=True
+    )
+    out = Path(args.out) if args.out else ROOT / "bench" / "out" / f"{args.label or report['database']}.json"
+    args.port = args.port or free_port()
+    server = Server(args.port, out.with_suffix(".access.log"), args.workers, args.threads)
+    try:
+        rng = random.Random(7)
+        for key in args.users.split(","):
+            client = Client(args.port)
+            client.login(USERS[key])
+            calls = plan(USERS[key], args.requests, args.warmup, rng)
+            for operation in args.operations.split(","):
+                started = time.monotonic()
+                result = measure(server, client, calls[operation], args.warmup)
+                result.update(user=key, operation=operation)
+                report["results"].append(result)
+                print(f"  {key:<7} {operation:<20} server median {result['server_median_ms']:7.1f} ms, "
+                      f"p95 {result['server_p95_ms']:7.1f} ms; client median {result['client_median_ms']:7.1f} ms, "
+                      f"p95 {result['client_p95_ms']:7.1f} ms; errors {result['errors']} "
+                      f"({time.monotonic() - started:.0f} s)", flush=True)  # fmt: skip
+                if result.get("first_error"):
+                    print(f"    first error: {result['first_error']}", flush=True)
+    finally:
+        server.stop()
+        remove_created_accounts()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print()
+    print_table([report])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Benchmarks on SQLite and PostgreSQL (`make bench`; see bench/README.md).
+#   BENCH_ACCOUNTS (100000)  BENCH_CONTACTS (1000000)  BENCH_REQUESTS (200 per operation)
+#   BENCH_IMPORT_ROWS (100000; 0 skips the import benchmark)  BENCH_PG_PORT (54350)  BENCH_OUT (bench/out)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test
+py=$PWD/.venv/bin/python
+accounts=${BENCH_ACCOUNTS:-100000}
+contacts=${BENCH_CONTACTS:-1000000}
+requests=${BENCH_REQUESTS:-200}
+import_rows=${BENCH_IMPORT_ROWS:-100000}
+out=${BENCH_OUT:-$PWD/bench/out}
+mkdir -p "$out"
+unset KAM_DATABASE_URL
+results=()
+
+echo "== SQLite: $accounts accounts, $contacts contacts"
+# Kept between runs: generated once per size (the marker file in the directory says which).
+export KAM_DATA_DIR=$PWD/bench/data/sqlite-$accounts-$contacts
+mkdir -p "$KAM_DATA_DIR"
+"$py" bench/generate.py --accounts "$accounts" --contacts "$contacts"
+"$py" bench/http_bench.py --label sqlite --requests "$requests" --out "$out/sqlite.json"
+results+=("$out/sqlite.json")
+if [ "$import_rows" -gt 0 ]; then
+  rm -rf "$PWD/bench/data/import-sqlite"
+  if KAM_DATA_DIR=$PWD/bench/data/import-sqlite "$py" bench/import_bench.py --rows "$import_rows" --label sqlite \
+      --out "$out/import-sqlite.json"; then :; else echo "(the SQLite import failed; see above)"; fi
+  results+=("$out/import-sqlite.json")
+fi
+
+echo "== PostgreSQL: $accounts accounts, $contacts contacts"
+pgdir=$(mktemp -d /tmp/kam-bench-pg-XXXX)
+trap 'scripts/postgres.sh stop "$pgdir"' EXIT
+url=$(scripts/postgres.sh start "$pgdir" "${BENCH_PG_PORT:-54350}")
+# A fresh server every run: its data directory (secret key, generation marker) starts empty too.
+export KAM_DATA_DIR=$PWD/bench/data/postgresql
+rm -rf "$KAM_DATA_DIR"
+mkdir -p "$KAM_DATA_DIR"
+KAM_DATABASE_URL=$url "$py" bench/generate.py --accounts "$accounts" --contacts "$contacts"
+KAM_DATABASE_URL=$url "$py" bench/http_bench.py --label postgresql --requests "$requests" --out "$out/postgresql.json"
+results+=("$out/postgresql.json")
+if [ "$import_rows" -gt 0 ]; then
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  "$pgbin/psql" "$url" -qc "CREATE DATABASE kam_import"
+  rm -rf "$PWD/bench/data/import-postgresql"
+  if KAM_DATABASE_URL=${url%/*}/kam_import KAM_DATA_DIR=$PWD/bench/data/import-postgresql \
+      "$py" bench/import_bench.py --rows "$import_rows" --label postgresql --out "$out/import-postgresql.json"; then :
+  else echo "(the PostgreSQL import failed; see above)"; fi
+  results+=("$out/import-postgresql.json")
+fi
+
+echo
+echo "== results (server time from gunicorn's access log; targets in bench/README.md)"
+"$py" bench/http_bench.py --report "${results[@]}"
