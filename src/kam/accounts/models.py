@@ -145,6 +145,12 @@ class Account(VersionedModel):
             models.Index(fields=["is_archived", "name_sort"]),
             models.Index(fields=["credit_code"]),
             models.Index(fields=["phone"]),
+            # The list filters: the page count must not read every account in the scope.
+            models.Index(fields=["province", "lifecycle", "name_sort"]),
+            models.Index(fields=["city"]),
+            models.Index(fields=["industry"]),
+            models.Index(fields=["ownership"]),
+            models.Index(fields=["lifecycle"]),
         ]
 
     def __str__(self) -> str:
