@@ -96,3 +96,21 @@ def test_moving_a_user_moves_her_accounts_department(people, org, accounts):
     accounts["manager"].refresh_from_db()
     assert accounts["manager"].department == org.south_ka
     assert "李娜的客户" not in visible(people.head)
+
+
+def test_a_foreign_head_office_is_not_named_and_not_lost_on_edit(people, make_account, api, page_client):
+    """A branch in scope whose head office is not: the head office is neither shown nor detached (GOV-7)."""
+    from kam.accounts.models import Account
+
+    head_office = make_account(people.outsider, name="华南总部有限公司")
+    branch = make_account(people.outsider, name="上海分部有限公司", parent=head_office.pk)
+    # The branch moves to our manager (transfers come with GOV-3; here the row is simply moved).
+    Account.objects.filter(pk=branch.pk).update(owner=people.manager, department=people.manager.department)
+    assert api(people.manager).get(f"/accounts/{branch.pk}").json()["parent"] is None
+    client = page_client(people.manager)
+    assert "华南总部" not in client.get(f"/accounts/{branch.pk}/").content.decode()
+    form_page = client.get(f"/accounts/{branch.pk}/edit/").content.decode()
+    assert "华南总部" not in form_page
+    client.post(f"/accounts/{branch.pk}/edit/", {"name": "上海分部有限公司", "lifecycle": "customer", "version": 1})
+    branch.refresh_from_db()
+    assert branch.parent_id == head_office.pk and branch.lifecycle == "customer"

@@ -50,8 +50,13 @@ class AccountForm(forms.ModelForm):
 
         self.fields["credit_code"].max_length = 30
         self.fields["credit_code"].widget.attrs["maxlength"] = 30
-        self.fields["parent"].queryset = scopes.visible_accounts(user).only("id", "name")
-        self.fields["parent"].required = False
+        visible = scopes.visible_accounts(user)
+        if self.instance.parent_id and not visible.filter(pk=self.instance.parent_id).exists():
+            # A head office outside the user's scope is neither shown nor changed (nor lost on save).
+            del self.fields["parent"]
+        else:
+            self.fields["parent"].queryset = visible.only("id", "name")
+            self.fields["parent"].required = False
         self.fields["owner"].queryset = User.objects.filter(is_active=True, role__in=[Role.KA_MANAGER, Role.KA_HEAD])
         self.fields["owner"].required = False
         if user.role == Role.KA_MANAGER:
@@ -80,8 +85,6 @@ class AccountForm(forms.ModelForm):
 
     def service_fields(self) -> dict:
         data = {name: self.cleaned_data.get(name) for name in self.Meta.fields if name in self.fields}
-        for name in ("employees", "annual_revenue", "parent"):
-            data.setdefault(name, None)
         data = {
             k: ("" if v is None and k not in ("employees", "annual_revenue", "parent", "owner") else v)
             for k, v in data.items()

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from kam.accounts.models import PERSONAL_FIELDS, Account, AccountContact, AccountUpdate, Attachment, Contact
 from kam.core import regions, scopes
+from kam.core.trees import ancestors
 from kam.core.models import AuditAction, AuditEvent
 from kam.org.models import Role
 
@@ -34,8 +35,17 @@ def account_list(user, *, filters: dict | None = None, include_archived: bool = 
 
 
 def account_detail(user, pk) -> Account:
+    """The account for reading; a head office outside the user's scope is left out (not named)."""
     account = scopes.get_account_for_user(user, pk, include_archived=True)
-    return Account.objects.select_related("owner", "department", "parent").prefetch_related("tags").get(pk=account.pk)
+    account = (
+        Account.objects.select_related("owner", "department", "parent").prefetch_related("tags").get(pk=account.pk)
+    )
+    if (
+        account.parent_id
+        and not scopes.visible_accounts(user, include_archived=True).filter(pk=account.parent_id).exists()
+    ):
+        account.parent = None  # a read-only copy: never saved
+    return account
 
 
 def account_positions(account: Account) -> QuerySet[AccountContact]:
@@ -51,14 +61,11 @@ def account_branches(user, account: Account) -> QuerySet[Account]:
     return scopes.visible_accounts(user).filter(parent=account).select_related("owner")
 
 
-def account_head_offices(account: Account) -> list[Account]:
-    """The chain of head offices above an account, nearest first."""
-    chain, seen, node = [], {account.pk}, account.parent
-    while node is not None and node.pk not in seen:
-        chain.append(node)
-        seen.add(node.pk)
-        node = node.parent
-    return chain
+def account_head_offices(user, account: Account) -> list[Account]:
+    """The chain of head offices above an account that the user may see, nearest first."""
+    chain = list(ancestors(account, "parent"))[1:]
+    visible = set(scopes.visible_accounts(user).filter(pk__in=[a.pk for a in chain]).values_list("pk", flat=True))
+    return [a for a in chain if a.pk in visible]
 
 
 def account_updates(account: Account) -> QuerySet[AccountUpdate]:

@@ -30,6 +30,7 @@ from kam.core import audit, scopes
 from kam.core.errors import ConflictError, DuplicateError
 from kam.core.models import AuditAction, AuditEvent
 from kam.core.regions import validate as validate_region
+from kam.core.trees import ancestors
 from kam.core.validators import clean_credit_code, clean_phone
 from kam.org.models import Role
 
@@ -236,14 +237,7 @@ def _apply_account_fields(*, actor, account: Account, fields: dict) -> None:
 
 
 def _is_descendant(candidate: Account, ancestor: Account) -> bool:
-    seen = set()
-    node = candidate
-    while node is not None and node.pk not in seen:
-        if node.pk == ancestor.pk:
-            return True
-        seen.add(node.pk)
-        node = node.parent
-    return False
+    return any(node.pk == ancestor.pk for node in ancestors(candidate, "parent"))
 
 
 def _account_snapshot(account: Account, tags=None) -> dict:
@@ -517,14 +511,7 @@ def _apply_position_fields(position: AccountContact, fields: dict) -> None:
 
 
 def _reports_cycle(boss: AccountContact, position: AccountContact) -> bool:
-    seen = set()
-    node = boss
-    while node is not None and node.pk not in seen:
-        if node.pk == position.pk:
-            return True
-        seen.add(node.pk)
-        node = node.reports_to
-    return False
+    return any(node.pk == position.pk for node in ancestors(boss, "reports_to"))
 
 
 @transaction.atomic

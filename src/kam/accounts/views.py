@@ -97,7 +97,7 @@ def account_detail(request, pk):
         "positions": positions,
         "org_chart": selectors.org_chart(account),
         "branches": selectors.account_branches(request.user, account),
-        "head_offices": selectors.account_head_offices(account),
+        "head_offices": selectors.account_head_offices(request.user, account),
         "updates": selectors.account_updates(account)[:50],
         "attachments": selectors.account_attachments(account),
         "team": account.team.select_related("user"),
