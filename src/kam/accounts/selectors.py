@@ -7,8 +7,8 @@ from django.utils.translation import gettext as _
 
 from kam.accounts.models import PERSONAL_FIELDS, Account, AccountContact, AccountUpdate, Attachment, Contact
 from kam.core import regions, scopes
-from kam.core.trees import ancestors
 from kam.core.models import AuditAction, AuditEvent
+from kam.core.trees import ancestors
 from kam.org.models import Role
 
 ACCOUNT_FILTERS = ("owner", "department", "province", "city", "industry", "ownership", "lifecycle", "tag", "q")
