@@ -595,6 +595,7 @@ PAGE_MATRIX: dict[str, Row] = {
                            body=lambda w, r: {"user": w.teammate.pk, "access": "write"}),
     "contact_create": Row("GET", "/accounts/{account}/contacts/new/", CHANGE_ACCOUNT),
     "position_edit": Row("GET", "/accounts/{account}/contacts/{contact}/position/", CHANGE_POSITION),
+    "position_add": Row("GET", "/contacts/{contact}/positions/new/?account={account}", CHANGE_POSITION, ok=302),
     "contact_detail": Row("GET", "/contacts/{contact}/", SEE_CONTACT),
     "contact_edit": Row("GET", "/contacts/{contact}/edit/", CHANGE_CONTACT),
     "contact_personal_file": Row("GET", "/contacts/{contact}/personal/", SEE_CONTACT, audits=AuditAction.VIEW_PERSONAL),

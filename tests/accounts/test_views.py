@@ -174,3 +174,15 @@ def test_gov7_opening_the_contact_edit_form_is_audited(people, make_account, mak
     contact = make_contact(make_account(people.manager), name="编辑联系人")
     assert page_client(people.manager).get(f"/contacts/{contact.pk}/edit/").status_code == 200
     assert AuditEvent.objects.filter(action=AuditAction.VIEW_PERSONAL, target_id=str(contact.pk)).count() == 1
+
+
+def test_arc2_contact_page_offers_a_position_at_another_account(people, make_account, make_contact, page_client):
+    first, second = make_account(people.manager, name="第一客户"), make_account(people.manager, name="第二客户")
+    contact = make_contact(first, name="兼任者")
+    client = page_client(people.manager)
+    html = client.get(f"/contacts/{contact.pk}/").content.decode()
+    assert "第二客户" in html
+    response = client.get(f"/contacts/{contact.pk}/positions/new/", {"account": second.pk})
+    assert response["Location"] == f"/accounts/{second.pk}/contacts/{contact.pk}/position/"
+    client.post(response["Location"], {"title": "顾问", "influence": 2, "attitude": "neutral"})
+    assert sorted(contact.positions.values_list("account__name", flat=True)) == ["第一客户", "第二客户"]

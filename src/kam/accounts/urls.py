@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/<int:pk>/contacts/<int:contact_pk>/position/", views.position_edit, name="position_edit"),
     path("contacts/<int:pk>/", views.contact_detail, name="contact_detail"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
+    path("contacts/<int:pk>/positions/new/", views.position_add, name="position_add"),
     path("contacts/<int:pk>/personal/", views.contact_personal_file, name="contact_personal_file"),
     path("visitors/", views.visitor_list, name="visitor_list"),
     path("visitors/new/", views.visitor_create, name="visitor_create"),

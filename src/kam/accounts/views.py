@@ -205,10 +205,23 @@ def contact_create(request, pk):
 def contact_detail(request, pk):
     contact = scopes.get_contact_for_user(request.user, pk)
     positions = selectors.contact_positions(request.user, contact)
-    can_edit = scopes.editable_accounts(request.user).filter(positions__contact=contact).exists()
-    return render(
-        request, "accounts/contact_detail.html", {"contact": contact, "positions": positions, "can_edit": can_edit}
-    )
+    editable = scopes.editable_accounts(request.user).filter(is_archived=False)
+    context = {
+        "contact": contact,
+        "positions": positions,
+        "can_edit": editable.filter(positions__contact=contact).exists(),
+        # Accounts where this contact could also take a position (ARC-2: one person, several accounts).
+        "other_accounts": editable.exclude(positions__contact=contact).order_by("name_sort")[:200],
+    }
+    return render(request, "accounts/contact_detail.html", context)
+
+
+@login_required
+def position_add(request, pk):
+    """Send the user from the contact page to the position form at the account they picked."""
+    contact = scopes.get_contact_for_user(request.user, pk)
+    account = scopes.get_account_for_user(request.user, request.GET.get("account") or 0, write=True)
+    return redirect("position_edit", pk=account.pk, contact_pk=contact.pk)
 
 
 @login_required
