@@ -75,5 +75,6 @@ def pinyin_syllables(text: str) -> tuple[str, ...]:
 
 def sort_key(name: str) -> str:
     """A key that sorts Chinese names in pinyin order (SQLite has no Chinese collation)."""
-    text = unicodedata.normalize("NFKC", name or "").strip()
+    # Lower-cased like search's own normalization, so both share one cached pinyin conversion.
+    text = unicodedata.normalize("NFKC", name or "").lower().strip()
     return " ".join(pinyin_syllables(text))[:400]

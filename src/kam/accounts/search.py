@@ -41,7 +41,9 @@ def _name_terms(name: str) -> set[str]:
         terms.add("".join(syllables)[:TERM_MAX])
         terms.add("".join(s[0] for s in syllables)[:TERM_MAX])
         # Pinyin and initials from every later character of the core, so "yinhang" and "yh" find 中国银行.
-        core_syllables = [s for s in pinyin_syllables(text[:core]) if s.isalnum()]
+        # The suffix is all Chinese, one syllable a character, so the core's are the ones before it.
+        suffix_length = len(text.rstrip()) - core
+        core_syllables = syllables[: len(syllables) - suffix_length] if suffix_length else syllables
         for start in range(1, len(core_syllables) - 1):
             rest = core_syllables[start:]
             terms.add("".join(rest)[:TERM_MAX])
