@@ -41,15 +41,11 @@ def _account_fields(payload, *, partial: bool) -> tuple[dict, list | None, bool]
     data.pop("version", None)
     tags = data.pop("tags", None)
     confirm = data.pop("confirm_duplicates", False)
-    if "owner_id" in data:
-        owner_id = data.pop("owner_id")
-        if owner_id is not None or not partial:
-            data["owner"] = User.objects.filter(pk=owner_id, is_active=True).first() if owner_id else None
-            if data["owner"] is None:
-                if owner_id is None:
-                    data.pop("owner")
-                else:
-                    raise ValidationError({"owner_id": _("No such user.")})
+    # No owner_id: a new account belongs to the caller, an update keeps its owner.
+    if (owner_id := data.pop("owner_id", None)) is not None:
+        data["owner"] = User.objects.filter(pk=owner_id, is_active=True).first()
+        if data["owner"] is None:
+            raise ValidationError({"owner_id": _("No such user.")})
     if "parent_id" in data:
         data["parent"] = data.pop("parent_id")
     return data, tags, confirm

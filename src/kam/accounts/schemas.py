@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from ninja import Field, Schema
 
-from kam.accounts.models import Account, AccountContact, Contact, Visitor
+from kam.accounts.models import Account, AccountContact, Contact
 from kam.core import regions
 
 # Literal types would be nicer in the docs; plain str plus service validation keeps one rule.
@@ -393,6 +393,3 @@ class SearchOut(Schema):
 class RegionOut(Schema):
     code: str
     name: str
-
-
-__all__ = ["Account", "Contact", "Visitor"]

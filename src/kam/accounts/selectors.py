@@ -2,7 +2,7 @@
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from kam.accounts.models import PERSONAL_FIELDS, Account, AccountContact, AccountUpdate, Attachment, Contact
@@ -130,9 +130,6 @@ def contact_positions(user, contact: Contact) -> QuerySet[AccountContact]:
         .select_related("account", "reports_to__contact")
         .order_by("account__name_sort")
     )
-
-
-__all__ = ["ACCOUNT_FILTERS", "Prefetch"]
 
 
 REGION_FIELDS = {"province", "city", "district"}

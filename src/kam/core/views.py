@@ -13,11 +13,6 @@ from kam.core import regions, scopes
 from kam.org.services import user_set_language
 
 
-def is_partial(request) -> bool:
-    """True for an htmx request that wants only a fragment, not the whole page."""
-    return bool(getattr(request, "htmx", False)) and not request.htmx.boosted
-
-
 @login_required
 def home(request):
     accounts = account_list(request.user)
