@@ -83,3 +83,17 @@ def test_arc6_list_filter_q_uses_the_same_search(people, bank, make_account):
     make_account(people.manager, name="华为技术有限公司")
     assert names(selectors.account_list(people.manager, filters={"q": "hwjs"})) == ["华为技术有限公司"]
     assert names(selectors.account_list(people.manager, filters={"q": "银行"})) == ["中国银行股份有限公司"]
+
+
+@pytest.mark.parametrize(
+    "name", ["重庆银行", "长沙市行长办公室", "乐乐音乐有限公司", "绿色会计", "ABC 测试 公司", "朝阳区朝气"]
+)
+def test_arc6_memoized_pinyin_reads_polyphones_as_pypinyin_does(name):
+    """names.pinyin_syllables remembers pypinyin's per-character style conversion; the readings of
+    polyphonic characters (行 hang/xing, 长 chang/zhang, 乐 le/yue) still come from the phrases."""
+    from pypinyin import Style, lazy_pinyin
+
+    from kam.accounts.names import pinyin_syllables
+
+    expected = tuple(s.lower() for s in lazy_pinyin(name, style=Style.NORMAL) if s.strip())
+    assert pinyin_syllables(name) == pinyin_syllables(name) == expected
