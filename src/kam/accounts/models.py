@@ -430,15 +430,15 @@ class SearchTerm(models.Model):
     ACCOUNT = "a"
     CONTACT = "c"
 
+    # The key is the lookup index (kind, term → objects): no surrogate id and no AUTOINCREMENT
+    # counter to keep, which made inserting an import's millions of terms a third slower.
+    pk = models.CompositePrimaryKey("kind", "term", "object_id")
     kind = models.CharField(max_length=1)
     object_id = models.BigIntegerField()
     term = models.CharField(max_length=64)
 
     class Meta:
-        indexes = [
-            models.Index(fields=["kind", "term", "object_id"], name="searchterm_lookup"),
-            models.Index(fields=["kind", "object_id"], name="searchterm_owner"),
-        ]
+        indexes = [models.Index(fields=["kind", "object_id"], name="searchterm_by_object")]
 
     def __str__(self) -> str:
         return f"{self.kind}{self.object_id}:{self.term}"
