@@ -16,22 +16,11 @@ def _setup_django() -> None:
 def cmd_migrate(args) -> int:
     from django.core.management import call_command
 
+    from kam.core.db import analyze
+
     call_command("migrate", interactive=False, verbosity=1 if args.verbose else 0)
-    refresh_planner_statistics()
+    analyze()  # SQLite plans without statistics otherwise (the list filters and scopes need them)
     return 0
-
-
-def refresh_planner_statistics() -> None:
-    """SQLite plans queries without statistics unless ANALYZE ran; PostgreSQL's autovacuum keeps its own.
-
-    A full ANALYZE takes about 2 s at 100,000 accounts and a million contacts (approximate ones
-    misled the planner), and lets SQLite choose the right index for the list filters and scopes.
-    """
-    from django.db import connection
-
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
 
 
 def cmd_serve(args) -> int:

@@ -56,9 +56,11 @@ from kam.accounts.models import (
     Personality,
     ProcurementMode,
     PurchasePattern,
+    SearchTerm,
 )
 from kam.accounts.names import normalize_company_name, pinyin_syllables
 from kam.core import audit, regions, scopes
+from kam.core.db import WriteBehind, analyze
 from kam.core.errors import ConflictError, DuplicateError
 from kam.core.models import AuditAction
 from kam.core.validators import clean_credit_code, clean_phone
@@ -1093,17 +1095,20 @@ def _run_import(importer_class, *, actor, file, on_duplicate, filename, entity) 
     report = ImportReport(entity=entity, header=table.header, labels={c.key: str(c.label) for c in columns})
     started = time.monotonic()
     with transaction.atomic():
-        importer = importer_class(actor=actor, columns=columns, keys=keys, on_duplicate=on_duplicate, report=report,
-                                  source=filename)  # fmt: skip
-        for row_no, cells in table.rows:
-            importer.add(row_no, cells)
-        importer.finish()
+        with WriteBehind() as writer:
+            importer = importer_class(actor=actor, columns=columns, keys=keys, on_duplicate=on_duplicate,
+                                      report=report, source=filename, writer=writer)  # fmt: skip
+            for row_no, cells in table.rows:
+                importer.add(row_no, cells)
+            importer.finish()
         if report.imported + report.updated + report.skipped + report.failed == 0:
             raise ImportFileError(_("The file has no rows to import."))
         if not report.ok:
             transaction.set_rollback(True)
             report.imported = report.updated = 0
             return report
+        if report.imported + report.updated >= BATCH:
+            analyze(*importer.grows)  # the statistics from before a large import mislead the planner after it
         audit.record(
             actor=actor, action=AuditAction.IMPORT, target=(f"accounts.{entity}", "", filename or entity),
             extra={"entity": entity, "file": filename, "format": table.kind, "on_duplicate": on_duplicate,
@@ -1123,8 +1128,9 @@ class _Row:
 
 
 class _Import:
-    def __init__(self, *, actor, columns, keys, on_duplicate, report, source):
+    def __init__(self, *, actor, columns, keys, on_duplicate, report, source, writer):
         self.doomed = False  # a row failed: the rest is only checked, nothing more is written
+        self.writer = writer
         self.actor = actor
         self.keys = keys
         self.on_duplicate = on_duplicate
@@ -1164,10 +1170,15 @@ class _Import:
 
 
 class _AccountImport(_Import):
-    """Rows go to services.account_create_many in batches; duplicates follow the chosen policy."""
+    """Rows are checked and saved in batches (services.account_check_many / account_save_many), their
+    search terms written behind on a helper thread; duplicates follow the chosen policy."""
+
+    grows = (Account, SearchTerm)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.analyzed_rows = Account.objects.count()  # accounts when the planner's statistics were taken
+        self.new_rows = 0  # accounts added since
         self.pending: list[_Row] = []
         self.invalid: list[_Row] = []
         self.pending_rows: set[int] = set()
@@ -1246,27 +1257,43 @@ class _AccountImport(_Import):
         self.pending_rows.clear()
         if not items:
             return
-        results = services.account_create_many(
-            actor=self.actor, rows=[(i.fields, i.tags) for i in items], confirm_duplicates=True,
-            save=not self.doomed, audit_extra={"import": self.source},
-        )  # fmt: skip
+        batch = services.account_check_many(
+            actor=self.actor, rows=[(i.fields, i.tags) for i in items], confirm_duplicates=True
+        )
+        # The previous batch's search terms were written meanwhile, on the write-behind thread, while
+        # this batch was read and checked. Wait for them: no savepoint (update() below) while they are.
+        self.writer.wait()
+        written_behind = []
+        if not self.doomed:
+            written_behind = services.account_save_many(
+                actor=self.actor, batch=batch, audit_extra={"import": self.source}, defer=True
+            )
         # Names do not repeat across batches: keep the pinyin cache from growing through the file.
         pinyin_syllables.cache_clear()
-        for item, result in zip(items, results, strict=True):
+        for item, result in zip(items, batch.results, strict=True):
             if isinstance(result, Account):
                 self.report.imported += 1
                 self.row_pks[item.row] = result.pk
+                self.new_rows += 1
             elif isinstance(result, DuplicateError):
                 self.duplicate(item, result)
             else:
                 self.fail(item, _error_items(result))
+        self.writer.submit(*written_behind)  # the search terms; after update(), which may roll back
+        if self.new_rows > max(self.analyzed_rows, BATCH):
+            # Each duplicate lookup is an IN (…) of 500 values, which the planner answers with a
+            # scan of the table while it believes the table small: the time of an import grew with
+            # the square of its rows. Refreshed each time the table has doubled (0.1 s at 100,000).
+            analyze(Account)
+            self.analyzed_rows += self.new_rows
+            self.new_rows = 0
 
     def flush_invalid(self) -> None:
         """Rows with unreadable cells: let the service name the problems of their other cells too."""
         items, self.invalid = self.invalid, []
         if not items:
             return
-        results = services.account_create_many(actor=self.actor, rows=[(i.fields, i.tags) for i in items], save=False)
+        results = services.account_check_many(actor=self.actor, rows=[(i.fields, i.tags) for i in items]).results
         for item, result in zip(items, results, strict=True):
             errors = list(item.errors)
             if isinstance(result, ValidationError) and not isinstance(result, DuplicateError):
@@ -1346,6 +1373,8 @@ class _ContactImport(_Import):
     A contact counts as a duplicate when the same account already has a contact with the same
     name and the same mobile number (both empty counts as the same).
     """
+
+    grows = (Contact, AccountContact, SearchTerm)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -1,11 +1,11 @@
 """Writes on the customer archive. Every page, API call, import and job goes through these."""
 
-from itertools import islice
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,6 +27,7 @@ from kam.accounts.models import (
 )
 from kam.accounts.names import normalize_company_name, sort_key
 from kam.core import audit, scopes
+from kam.core.db import bulk_insert, insert_objects
 from kam.core.errors import ConflictError, DuplicateError
 from kam.core.models import AuditAction, AuditEvent
 from kam.core.regions import validate as validate_region
@@ -105,6 +106,24 @@ def _set_tags(account, names) -> None:
 # duplicates (ARC-5)
 
 
+_DUPLICATE_FETCH = 100  # rows read per lookup at most (a switchboard number can be shared by many)
+
+
+def _duplicate_lookup(**condition):
+    """Accounts by an indexed column, for the duplicate check: no ORDER BY and no join in the SQL.
+
+    Either can make the planner, with statistics from when the table was small (SQLite's ANALYZE at
+    start-up, PostgreSQL's before a large import commits), walk a whole index instead of looking the
+    values up: 30–100 ms a lookup, 18–45 s in a 100,000-row import. The owners come in one more query
+    for the rows found; sorting is done by _by_name.
+    """
+    return Account.objects.filter(**condition).order_by().prefetch_related("owner")
+
+
+def _by_name(accounts) -> list[Account]:
+    return sorted(accounts, key=lambda a: (a.name_sort, a.pk))
+
+
 def find_duplicates(*, actor, name="", credit_code="", phone="", exclude_pk=None) -> list[dict]:
     """Existing accounts that look like the same company.
 
@@ -121,7 +140,7 @@ def find_duplicates(*, actor, name="", credit_code="", phone="", exclude_pk=None
     visible = set()
     hits: dict[int, dict] = {}
     for matched_on, condition in checks:
-        found = Account.objects.filter(**condition).exclude(pk=exclude_pk).select_related("owner")[:5]
+        found = _by_name(_duplicate_lookup(**condition).exclude(pk=exclude_pk)[:_DUPLICATE_FETCH])[:5]
         for account in found:
             hit = hits.setdefault(account.pk, {"account": account, "matched_on": []})
             hit["matched_on"].append(matched_on)
@@ -683,12 +702,7 @@ def find_duplicates_many(*, actor, accounts: list[Account]) -> list[list[dict]]:
         values = sorted({getattr(a, column) for a in accounts if getattr(a, column)})
         found[column] = {}
         for start in range(0, len(values), _IN_BATCH):
-            existing = (
-                Account.objects.filter(**{f"{column}__in": values[start : start + _IN_BATCH]})
-                .select_related("owner")
-                .order_by("name_sort", "id")
-            )
-            for other in existing:
+            for other in _by_name(_duplicate_lookup(**{f"{column}__in": values[start : start + _IN_BATCH]})):
                 found[column].setdefault(getattr(other, column), []).append(other)
     per_account = []
     for account in accounts:
@@ -708,29 +722,30 @@ def find_duplicates_many(*, actor, accounts: list[Account]) -> list[list[dict]]:
     return [_describe_duplicates(hits, visible) for hits in per_account]
 
 
-@transaction.atomic
-def account_create_many(
-    *,
-    actor,
-    rows: list[tuple[dict, list | None]],
-    confirm_duplicates: bool = False,
-    save: bool = True,
-    audit_extra: dict | None = None,
-) -> list:
-    """Create many accounts in one go (imports, ARC-8), each with exactly account_create's checks.
+@dataclass
+class AccountBatch:
+    """Many new accounts checked together (account_check_many) and then saved (account_save_many)."""
+
+    results: list  # per row: the unsaved Account, or its ValidationError (a DuplicateError for a duplicate)
+    tags: dict[int, list[str]]  # row → its cleaned tag names
+
+
+def account_check_many(
+    *, actor, rows: list[tuple[dict, list | None]], confirm_duplicates: bool = False
+) -> AccountBatch:
+    """Check many new accounts (imports, ARC-8), each with exactly account_create's checks; write nothing.
 
     `rows` is a list of (fields, tags). Every row is validated by _apply_account_fields and checked
     for duplicates in the database (ARC-5) as account_create does; rows are not compared with each
-    other (the caller does that). The valid ones are saved with bulk_create, their tags, search
-    terms and audit events written in bulk. Returns per row the new Account or the ValidationError
-    (a DuplicateError for a duplicate). With save=False nothing is written: a dry run.
+    other (the caller does that).
     """
     if not actor.can_edit_accounts:
         raise ValidationError({"owner": _("Your role cannot create accounts.")})
     results: list = []
     tag_names: dict[int, list[str]] = {}
+    now = timezone.now()  # one timestamp for the batch (the field default reads the settings per object)
     for index, (fields, tags) in enumerate(rows):
-        account = Account()
+        account = Account(created_at=now)
         errors: dict[str, list] = {}
         try:
             _apply_account_fields(actor=actor, account=account, fields=_new_account_fields(actor=actor, fields=fields))
@@ -746,75 +761,41 @@ def account_create_many(
         error = _duplicate_error(hits, confirm_duplicates=confirm_duplicates)
         if error is not None:
             results[index] = error
-    created = [(r, tag_names[i]) for i, r in enumerate(results) if isinstance(r, Account)]
-    if save and created:
-        _insert_many(Account, [account for account, _tags in created], set_pks=True)
-        _add_tags_many(created)
-        _insert_search_terms(
-            (SearchTerm.ACCOUNT, account.pk, term)
-            for account, _tags in created
-            for term in search.account_terms(account)
-            if term
-        )
-        _insert_many(AuditEvent, [
-            AuditEvent(actor=actor, action=AuditAction.CREATE, target_type=Account._meta.label_lower,
-                       target_id=str(account.pk), target_repr=str(account)[:300], account_id=account.pk,
-                       changes=audit.diff({}, _account_snapshot(account, tags=tags)), extra=audit_extra or {})
-            for account, tags in created
-        ])  # fmt: skip
-    return results
+    return AccountBatch(results=results, tags=tag_names)
 
 
-def _insert_many(model, objs: list, *, set_pks: bool = False) -> None:
-    """INSERT new rows with one executemany, each value prepared by its field as bulk_create does.
+@transaction.atomic
+def account_save_many(*, actor, batch: AccountBatch, audit_extra: dict | None = None, defer: bool = False) -> list:
+    """Save the valid accounts of a checked batch (they get their ids) with their tags, audit events
+    and search terms, all in bulk.
 
-    On SQLite bulk_create compiles a statement per 999 parameters (28 accounts), which is most of
-    the cost of a large import. With set_pks the objects get their new ids: SQLite's are read back
-    (from the first insert until commit this transaction holds the database's only write lock, so
-    the newest ids are ours, in insertion order); other databases use bulk_create's RETURNING.
+    With defer=True the search terms (some 36 rows an account) are not written but returned, as
+    BulkInserts for the caller to run in this same transaction (an import runs them on its
+    write-behind thread while it reads the next batch); otherwise the list is empty.
     """
-    connection = connections[router.db_for_write(model)]
-    if set_pks and (connection.vendor != "sqlite" or not connection.in_atomic_block):
-        model.objects.bulk_create(objs)
-        return
-    meta, quote = model._meta, connection.ops.quote_name
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}) VALUES ({placeholders})"  # noqa: S608 - names from the model
-    values = ([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs)
-    with connection.cursor() as cursor:
-        while chunk := list(islice(values, 5000)):
-            cursor.executemany(sql, chunk)
-        if not set_pks:
-            return
-        cursor.execute(f"SELECT {pk} FROM {table} ORDER BY {pk} DESC LIMIT %s", [len(objs)])  # noqa: S608
-        ids = [row[0] for row in reversed(cursor.fetchall())]
-    for obj, new_id in zip(objs, ids, strict=True):
-        obj.pk = new_id
-        obj._state.adding, obj._state.db = False, connection.alias
-
-
-def _insert_search_terms(rows) -> None:
-    """(kind, object_id, term) rows into SearchTerm: some forty per account, so COPY on PostgreSQL
-    and a plain executemany elsewhere (bulk_create spends most of an import preparing these
-    three-column rows one value at a time)."""
-    meta = SearchTerm._meta
-    connection = connections[router.db_for_write(SearchTerm)]
-    columns = ", ".join(
-        connection.ops.quote_name(meta.get_field(name).column) for name in ("kind", "object_id", "term")
-    )
-    table = connection.ops.quote_name(meta.db_table)
-    rows = iter(rows)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s)"  # noqa: S608 - names from the model, values as parameters
-        while chunk := list(islice(rows, 10_000)):
-            cursor.executemany(sql, chunk)
+    created = [(r, batch.tags[i]) for i, r in enumerate(batch.results) if isinstance(r, Account)]
+    if not created:
+        return []
+    insert_objects(Account, [account for account, _tags in created], set_pks=True)
+    _add_tags_many(created)
+    insert_objects(AuditEvent, [
+        AuditEvent(at=account.created_at, actor=actor, action=AuditAction.CREATE,
+                   target_type=Account._meta.label_lower, target_id=str(account.pk), target_repr=str(account)[:300],
+                   account_id=account.pk, changes=audit.diff({}, _account_snapshot(account, tags=tags)),
+                   extra=audit_extra or {})
+        for account, tags in created
+    ])  # fmt: skip
+    jobs = [
+        bulk_insert(SearchTerm, ("kind", "object_id", "term"), [
+            (SearchTerm.ACCOUNT, account.pk, term)
+            for account, _tags in created for term in search.account_terms(account) if term
+        ])
+    ]  # fmt: skip
+    if defer:
+        return jobs
+    for job in jobs:
+        job.run()
+    return []
 
 
 def _add_tags_many(accounts_with_tags: list[tuple[Account, list[str]]]) -> None:
@@ -826,6 +807,6 @@ def _add_tags_many(accounts_with_tags: list[tuple[Account, list[str]]]) -> None:
     for start in range(0, len(names), _IN_BATCH):
         ids.update(Tag.objects.filter(name__in=names[start : start + _IN_BATCH]).values_list("name", "pk"))
     link = Account.tags.through
-    _insert_many(
+    insert_objects(
         link, [link(account_id=account.pk, tag_id=ids[name]) for account, tags in accounts_with_tags for name in tags]
     )
