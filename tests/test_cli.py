@@ -1,4 +1,10 @@
-"""The `kam` command: createuser, check, migrate (operators' entry points)."""
+"""The `kam` command: createuser, check, migrate, serve (operators' entry points)."""
+
+import os
+import signal
+import sys
+import threading
+import time
 
 import pytest
 
@@ -57,3 +63,61 @@ def test_admin_role_can_use_the_admin_screens(db, monkeypatch):
 def test_check_passes_on_a_sane_configuration(db, capsys):
     assert cli.main(["check"]) == 0
     assert "database" in capsys.readouterr().out
+
+
+def test_serve_runs_the_server_and_a_worker_together(monkeypatch):
+    started = {}
+    monkeypatch.setattr(cli, "cmd_migrate", lambda args: 0)
+    monkeypatch.setattr(cli, "run_together", lambda commands: started.update(commands) or 0)
+    monkeypatch.delenv("KAM_SERVE_WORKER", raising=False)
+    assert cli.main(["serve", "--port", "8123"]) == 0
+    assert started["gunicorn"][2:4] == ["gunicorn", "kam.wsgi:application"] and "127.0.0.1:8123" in started["gunicorn"]
+    assert started["worker"][1:] == ["-m", "kam.cli", "worker"]
+
+
+@pytest.mark.parametrize(("flag", "env"), [(["--no-worker"], None), ([], "false")])
+def test_serve_without_a_worker_replaces_itself_with_gunicorn(monkeypatch, flag, env):
+    class Exec(Exception):
+        pass
+
+    def execv(path, argv):
+        raise Exec(argv)
+
+    monkeypatch.setattr(cli, "cmd_migrate", lambda args: 0)
+    monkeypatch.setattr(cli.os, "execv", execv)
+    if env:
+        monkeypatch.setenv("KAM_SERVE_WORKER", env)
+    with pytest.raises(Exec) as exec_:
+        cli.main(["serve", *flag])
+    assert exec_.value.args[0][2:4] == ["gunicorn", "kam.wsgi:application"]
+
+
+def _child(body: str) -> list[str]:
+    return [sys.executable, "-c", body]
+
+
+def test_serve_stops_the_server_when_the_worker_dies_and_fails(capsys):
+    status = cli.run_together(
+        {"gunicorn": _child("import time; time.sleep(60)"), "worker": _child("raise SystemExit(3)")}
+    )
+    assert status == 3
+    assert "worker ended (status 3)" in capsys.readouterr().err
+
+
+def test_serve_passes_sigterm_on_and_ends_cleanly(tmp_path):
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    # Each child exits 0 on SIGTERM; it says it is ready once its handler is in place.
+    body = (
+        "import signal, sys, time, pathlib; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0));"
+        f"pathlib.Path({str(ready)!r}, sys.argv[1]).touch(); time.sleep(60)"
+    )
+
+    def stop_when_ready():
+        give_up = time.monotonic() + 30
+        while len(list(ready.iterdir())) < 2 and time.monotonic() < give_up:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=stop_when_ready, daemon=True).start()
+    assert cli.run_together({"a": [*_child(body), "a"], "b": [*_child(body), "b"]}) == 0

@@ -2,11 +2,14 @@
 
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -49,9 +52,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "axes",
+    "django_q",
     "kam.core",
     "kam.org",
     "kam.accounts",
+    "kam.engagement",
+    "kam.messaging",
 ]
 
 MIDDLEWARE = [
@@ -93,20 +99,19 @@ DATABASE_URL = os.environ.get("KAM_DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "kam.sqlite3",
-            "OPTIONS": {
-                # WAL lets readers work while one writer writes; IMMEDIATE takes the write lock at
-                # BEGIN so two writers queue on the busy timeout instead of failing mid-transaction.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                " PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-        }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "kam.sqlite3"}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # the default, or a sqlite:/// URL
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets readers work while one writer writes; IMMEDIATE takes the write lock at
+        # BEGIN so two writers queue on the busy timeout instead of failing mid-transaction.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        " PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
     }
+    # The test database is a file (one per test process), not Django's in-memory default, so that
+    # a `kam worker` the tests start in another process works on the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"kam-test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "org.User"
@@ -211,6 +216,41 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KAM_LOG_LEVEL", "WARNING")},
 }
+
+# Background jobs (django-q2, `kam worker`). The queue is a table in the database (ORM broker): a
+# worker leases a job for JOB_RETRY seconds and deletes it only after its result is saved, so a job
+# whose worker dies runs again after the lease — at least once. Jobs make their effects exactly
+# once with kam.core.jobs.run_once. A job may wait for a worker up to two timeouts after it was
+# leased (one held by the pusher for room in the internal queue, one in that queue) and then runs up
+# to one, hence the default lease of three timeouts and a minute; a shorter one only costs duplicate
+# deliveries, which run_once turns away.
+JOB_WORKER_PROCESSES = int(os.environ.get("KAM_WORKER_PROCESSES", "2"))
+JOB_TIMEOUT = int(os.environ.get("KAM_JOB_TIMEOUT", "300"))
+JOB_RETRY = int(os.environ.get("KAM_JOB_RETRY", str(3 * JOB_TIMEOUT + 60)))
+if JOB_TIMEOUT >= JOB_RETRY:
+    raise ImproperlyConfigured("KAM_JOB_TIMEOUT must be shorter than KAM_JOB_RETRY (a job would run twice at once).")
+JOB_HISTORY_DAYS = int(os.environ.get("KAM_JOB_HISTORY_DAYS", "90"))  # claims and failures kept this long
+Q_CLUSTER = {
+    "name": "kam",  # the queue's key, and the salt that signs queued jobs
+    "label": _("Background jobs"),
+    "workers": JOB_WORKER_PROCESSES,
+    "queue_limit": JOB_WORKER_PROCESSES,  # jobs taken from the database but not yet started (their lease runs)
+    "bulk": 1,
+    "timeout": JOB_TIMEOUT,
+    "retry": JOB_RETRY,
+    "max_attempts": 3,
+    "ack_failures": True,  # a failed job is recorded (admin: failed tasks) and not retried by itself
+    "catch_up": False,  # after downtime a schedule runs once, not once per missed tick
+    # Successful jobs kept for the admin (failures until pruned); each result saved reads them all.
+    "save_limit": int(os.environ.get("KAM_JOB_SAVE_LIMIT", "250")),
+    "poll": float(os.environ.get("KAM_WORKER_POLL_SECONDS", "1")),  # how often an idle worker looks for jobs
+    "orm": "default",
+}
+if REDIS_URL := os.environ.get("KAM_REDIS_URL", ""):
+    # Scaling out: Redis carries the queue (needs the `redis` package). Its delivery is AT MOST once:
+    # a job whose worker dies is lost, not run again. Schedules and results stay in the database.
+    del Q_CLUSTER["orm"]
+    Q_CLUSTER["redis"] = REDIS_URL
 
 # Business thresholds (settings, not literals).
 KAM = {

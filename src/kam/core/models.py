@@ -1,4 +1,4 @@
-"""Shared kernel: base model with optimistic locking, the audit trail, API tokens."""
+"""Shared kernel: base model with optimistic locking, the audit trail, API tokens, job claims."""
 
 import hashlib
 import secrets
@@ -83,3 +83,20 @@ class ApiToken(models.Model):
         raw = secrets.token_urlsafe(32)
         cls.objects.create(user=user, digest=cls.hash(raw), expires_at=timezone.now() + settings.API_TOKEN_TTL)
         return raw
+
+
+class JobClaim(models.Model):
+    """An effect of a background job that is done: one row per key (a schedule's tick, a message),
+    written in the same transaction as the effect, so the effect happens once however often the job
+    is delivered (see kam.core.jobs.run_once)."""
+
+    key = models.CharField(_("key"), max_length=200, unique=True)
+    claimed_at = models.DateTimeField(_("done at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-claimed_at", "-id"]
+        verbose_name = _("job done once")
+        verbose_name_plural = _("jobs done once")
+
+    def __str__(self) -> str:
+        return self.key
