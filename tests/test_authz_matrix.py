@@ -24,7 +24,7 @@ import json
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -33,6 +33,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver
+from django.utils import timezone
 
 import kam.urls
 from kam.accounts import imports
@@ -49,6 +50,8 @@ from kam.accounts.models import (
 )
 from kam.core.api import api
 from kam.core.models import ApiToken, AuditAction, AuditEvent
+from kam.engagement import services as engagement_services
+from kam.engagement.models import Activity, Task
 from kam.org import services as org_services
 from kam.org.models import DataScope, DepartmentKind, Role
 
@@ -166,6 +169,13 @@ DEPARTMENTS = {
     "admin": {"company", "east", "east_ka", "team_a", "team_b", "south", "south_ka"},
 }
 ACCOUNT_EDITING_ROLES = {"manager", "colleague", "dept_viewer", "sibling", "outsider", "head", "admin"}
+# ENG-1 / ENG-3: each record's activity and tasks were made by its account's owner (the tasks assigned to
+# the owner). An activity is seen exactly by those who see its account and changed by those who may
+# change the account (or by its recorder — the owner here, who may change it anyway); a task is seen by
+# its assignee, its creator and those who see its account, changed by assignee, creator and account
+# editors. With the owner as recorder, assignee and creator, both come down to the account tables.
+ACTIVITY_SEES = SEES
+ACTIVITY_CHANGES = CHANGES
 
 
 def contacts_seen(persona: str) -> set[str]:
@@ -227,6 +237,7 @@ def _build_world() -> types.SimpleNamespace:
     # Not a persona: a colleague on every account's team, the target of the team-management cases.
     teammate = user("tongshi", Role.KA_MANAGER, team_b, name="同事")
     accounts, contacts, visitors, attachments = {}, {}, {}, {}
+    activities, tasks, done_tasks = {}, {}, {}
     for record in RECORDS:
         owner = users[OWNERS[record]]
         account = account_services.account_create(
@@ -250,6 +261,18 @@ def _build_world() -> types.SimpleNamespace:
             actor=owner, fields={"name": f"矩阵访客{LABELS[record]}", "visited_on": date(2026, 1, 5),
                                  "employer": f"矩阵来访单位{LABELS[record]}"},
         )  # fmt: skip
+        # ENG-1 / ENG-3: a visit with the account's contact, an open task and a done one, all the owner's.
+        activities[record] = engagement_services.activity_create(
+            actor=owner, account=account, fields={"subject": f"矩阵拜访{LABELS[record]}", "contacts": [contacts[record].pk],
+                                                  "happened_at": timezone.now() - timedelta(hours=1)},
+        )  # fmt: skip
+        tasks[record] = engagement_services.task_create(
+            actor=owner, fields={"title": f"矩阵任务{LABELS[record]}", "account": account,
+                                 "due_at": timezone.now() - timedelta(minutes=1)},
+        )  # fmt: skip
+        done_tasks[record] = engagement_services.task_complete(actor=owner, task=engagement_services.task_create(
+            actor=owner, fields={"title": f"矩阵已办{LABELS[record]}", "account": account, "due_at": timezone.now()},
+        ))  # fmt: skip
     sibling, outsider = users["sibling"], users["outsider"]
     account_services.team_member_set(
         actor=sibling, account=accounts["team_read"], user=users["manager"], access=TeamAccess.READ
@@ -279,6 +302,7 @@ def _build_world() -> types.SimpleNamespace:
         sessions[persona] = client.cookies[settings.SESSION_COOKIE_NAME].value
         client.cookies.clear()
     return types.SimpleNamespace(departments=departments, users=users, teammate=teammate, accounts=accounts,
+                                 activities=activities, tasks=tasks, done_tasks=done_tasks,
                                  contacts=contacts, visitors=visitors, attachments=attachments, tokens=tokens,
                                  client=client, sessions=sessions, report_token=report_token)  # fmt: skip
 
@@ -320,6 +344,10 @@ FINGERPRINT = [
     (Contact, "SUM(version)", ""),
     (Visitor, "COUNT(*)", ""),
     (Visitor, "SUM(version)", ""),
+    (Activity, "COUNT(*)", ""),
+    (Activity, "SUM(version)", ""),  # updates and archival bump the version
+    (Task, "COUNT(*)", ""),
+    (Task, "SUM(version)", ""),  # every change of a task, its state included, bumps its version
     (AuditEvent, "COUNT(*)", f"action NOT IN ('{AuditAction.VIEW_PERSONAL.value}', '{AuditAction.DOWNLOAD.value}')"),
 ]
 
@@ -350,7 +378,12 @@ SEE_USER = "see the record owner's user"
 DUPLICATE_HINT = "duplicate hint"
 DUPLICATE_ON_CREATE = "duplicate refused on create"
 IMPORT_DUPLICATE = "import updates a duplicate"
-RECORD_RULES = {SEE_ACCOUNT, CHANGE_ACCOUNT, SEE_HISTORY, SEE_CONTACT, CHANGE_CONTACT, CHANGE_POSITION, SEE_VISITOR,
+SEE_ACTIVITY = "see activity"
+CHANGE_ACTIVITY = "change activity"
+SEE_TASK = "see task"
+CHANGE_TASK = "change task"
+RECORD_RULES = {SEE_ACTIVITY, CHANGE_ACTIVITY, SEE_TASK, CHANGE_TASK,
+                SEE_ACCOUNT, CHANGE_ACCOUNT, SEE_HISTORY, SEE_CONTACT, CHANGE_CONTACT, CHANGE_POSITION, SEE_VISITOR,
                 CHANGE_VISITOR, PROMOTE, SEE_USER, DUPLICATE_HINT, DUPLICATE_ON_CREATE, IMPORT_DUPLICATE}  # fmt: skip
 SPECIAL_RULES = {SEE_USER, DUPLICATE_HINT, DUPLICATE_ON_CREATE, IMPORT_DUPLICATE}  # each has its own test below
 # Rows not about one record (parametrized by persona) carry their own check.
@@ -362,7 +395,7 @@ class Row:
     """How to call one endpoint and which rule decides the expected outcome."""
 
     method: str
-    path: str  # placeholders: {account} {contact} {visitor} {attachment} {teammate} {owner} {name}
+    path: str  # placeholders: {account} {contact} {visitor} {attachment} {teammate} {owner} {name} {activity} {task} {done_task}
     rule: str
     ok: int = 200  # status when allowed
     body: Callable | None = None  # (world, record) -> dict
@@ -456,6 +489,31 @@ def check_users(world, persona, response):
     assert _ids(response) == expected
 
 
+def _activity_names_absent(world, response, records) -> None:
+    text = response.content.decode()
+    for record in records:
+        assert world.activities[record].subject not in text, f"{record} activity leaked"
+        assert world.tasks[record].title not in text, f"{record} task leaked"
+
+
+def check_list_activities(world, persona, response):
+    assert response.status_code == 200
+    expected = {world.activities[r].pk for r in ACTIVITY_SEES[persona]}
+    assert response.json()["count"] == len(expected)
+    assert _ids(response) == expected
+    _names_absent(world, response, ALL - SEES[persona])
+    _activity_names_absent(world, response, ALL - ACTIVITY_SEES[persona])
+
+
+def check_list_tasks(world, persona, response):
+    assert response.status_code == 200
+    expected = {t[r].pk for t in (world.tasks, world.done_tasks) for r in ACTIVITY_SEES[persona]}
+    assert response.json()["count"] == len(expected)
+    assert _ids(response) == expected
+    _names_absent(world, response, ALL - SEES[persona])
+    _activity_names_absent(world, response, ALL - ACTIVITY_SEES[persona])
+
+
 def status_is(expected):
     def check(world, persona, response):
         assert response.status_code == expected, response.content
@@ -469,6 +527,22 @@ def _account_body(world, record):
 
 def _archive_body(world, record):
     return {"version": _version(Account, world.accounts[record].pk)}
+
+
+def _activity_version(world, record):
+    return {"version": _version(Activity, world.activities[record].pk)}
+
+
+def _task_version(world, record):
+    return {"version": _version(Task, world.tasks[record].pk)}
+
+
+def _new_activity_body(world, record):
+    return {"account_id": world.accounts[record].pk, "contacts": [world.contacts[record].pk], "subject": "矩阵新拜访"}
+
+
+def _new_task_body(world, record):
+    return {"title": "矩阵新任务", "due_at": "2026-01-06T10:00:00+08:00", "account_id": world.accounts[record].pk}
 
 
 API_MATRIX: dict[str, Row] = {
@@ -531,6 +605,21 @@ API_MATRIX: dict[str, Row] = {
                                              "on_duplicate": "update"}),
     "download_import_report": Row("GET", "/imports/reports/{report}", PERSONA, check=check_own_import_report),
     "export_records": Row("GET", "/exports/accounts?format=csv", PERSONA, check=check_account_export),
+    # ENG-1 activities and the timeline, ENG-3 tasks
+    "list_activities": Row("GET", "/activities?page_size=100", PERSONA, check=check_list_activities),
+    "create_activity": Row("POST", "/activities", SEE_ACCOUNT, ok=201, body=_new_activity_body),
+    "get_activity": Row("GET", "/activities/{activity}", SEE_ACTIVITY),
+    "update_activity": Row("PATCH", "/activities/{activity}", CHANGE_ACTIVITY,
+                           body=lambda w, r: {**_activity_version(w, r), "outcome": "矩阵结果"}),
+    "archive_activity": Row("POST", "/activities/{activity}/archive", CHANGE_ACTIVITY, body=_activity_version),
+    "list_account_timeline": Row("GET", "/accounts/{account}/timeline", SEE_ACCOUNT),
+    "list_tasks": Row("GET", "/tasks?assignee=any&page_size=100", PERSONA, check=check_list_tasks),
+    "create_task": Row("POST", "/tasks", SEE_ACCOUNT, ok=201, body=_new_task_body),
+    "get_task": Row("GET", "/tasks/{task}", SEE_TASK),
+    "update_task": Row("PATCH", "/tasks/{task}", CHANGE_TASK, body=lambda w, r: {**_task_version(w, r), "notes": "矩阵"}),
+    "complete_task": Row("POST", "/tasks/{task}/complete", CHANGE_TASK, body=_task_version),
+    "cancel_task": Row("POST", "/tasks/{task}/cancel", CHANGE_TASK, body=_task_version),
+    "reopen_task": Row("POST", "/tasks/{done_task}/reopen", CHANGE_TASK, body=lambda w, r: {}),
 }  # fmt: skip
 
 
@@ -540,7 +629,11 @@ def check_home_page(world, persona, response):
     owned = {r for r in SEES[persona] if OWNERS[r] == persona}
     assert response.context["my_count"] == len(owned)
     assert {a.pk for a in response.context["recent"]} <= {world.accounts[r].pk for r in SEES[persona]}
+    # ENG-3: today's and overdue tasks are the persona's own open ones.
+    owned = {r for r in RECORDS if OWNERS[r] == persona}
+    assert {t.pk for t in response.context["tasks"]} == {world.tasks[r].pk for r in owned}
     _names_absent(world, response, ALL - SEES[persona])
+    _activity_names_absent(world, response, ALL - SEES[persona])
 
 
 def check_account_list_page(world, persona, response):
@@ -567,6 +660,31 @@ def check_visitor_list_page(world, persona, response):
     text = response.content.decode()
     for record in ALL - VISITOR_SEES[persona]:
         assert world.visitors[record].name not in text
+
+
+def check_activity_list_page(world, persona, response):
+    assert response.status_code == 200
+    page = response.context["page"]
+    assert page.paginator.count == len(ACTIVITY_SEES[persona])
+    assert {a.pk for a in page.object_list} == {world.activities[r].pk for r in ACTIVITY_SEES[persona]}
+    _names_absent(world, response, ALL - SEES[persona])
+    _activity_names_absent(world, response, ALL - ACTIVITY_SEES[persona])
+
+
+def check_task_list_page(world, persona, response):
+    assert response.status_code == 200
+    page = response.context["page"]
+    expected = {t[r].pk for t in (world.tasks, world.done_tasks) for r in ACTIVITY_SEES[persona]}
+    assert page.paginator.count == len(expected)
+    assert {t.pk for t in page.object_list} == expected
+    _names_absent(world, response, ALL - SEES[persona])
+    _activity_names_absent(world, response, ALL - ACTIVITY_SEES[persona])
+
+
+def check_account_options(world, persona, response):
+    assert response.status_code == 200
+    assert {a.pk for a in response.context["accounts"]} == {world.accounts[r].pk for r in SEES[persona]}
+    _names_absent(world, response, ALL - SEES[persona])
 
 
 def check_account_create_page(world, persona, response):
@@ -607,6 +725,21 @@ PAGE_MATRIX: dict[str, Row] = {
     "import_template": Row("GET", "/io/templates/accounts/csv/", PERSONA, check=status_is(200)),
     "import_report": Row("GET", "/io/reports/{report}/", PERSONA, check=check_own_import_report),
     "export_download": Row("GET", "/io/export/accounts/?format=csv", PERSONA, check=check_account_export),
+    "activity_list": Row("GET", "/activities/", PERSONA, check=check_activity_list_page),
+    "activity_create": Row("GET", "/activities/new/", PERSONA, check=status_is(200)),
+    "activity_account_options": Row("GET", "/activities/accounts/?account_q=矩阵", PERSONA,
+                                    check=check_account_options),
+    "activity_contact_options": Row("GET", "/activities/contacts/?account={account}", SEE_ACCOUNT),
+    "activity_detail": Row("GET", "/activities/{activity}/", SEE_ACTIVITY),
+    "activity_edit": Row("GET", "/activities/{activity}/edit/", CHANGE_ACTIVITY),
+    "activity_archive": Row("POST", "/activities/{activity}/archive/", CHANGE_ACTIVITY, ok=302, body=_activity_version),
+    "account_timeline": Row("GET", "/accounts/{account}/timeline/", SEE_ACCOUNT),
+    "task_list": Row("GET", "/tasks/?assignee=any&status=all", PERSONA, check=check_task_list_page),
+    "task_create": Row("GET", "/tasks/new/", PERSONA, check=status_is(200)),
+    "task_edit": Row("GET", "/tasks/{task}/edit/", CHANGE_TASK),
+    "task_complete": Row("POST", "/tasks/{task}/complete/", CHANGE_TASK, ok=302, body=_task_version),
+    "task_cancel": Row("POST", "/tasks/{task}/cancel/", CHANGE_TASK, ok=302, body=_task_version),
+    "task_reopen": Row("POST", "/tasks/{done_task}/reopen/", CHANGE_TASK, ok=302, body=lambda w, r: {}),
 }  # fmt: skip
 
 
@@ -626,6 +759,10 @@ def expectation(rule: str, persona: str, record: str) -> tuple[bool, bool]:
         return record in VISITOR_SEES[persona], record in VISITOR_SEES[persona]
     if rule == CHANGE_VISITOR:
         return record in VISITOR_CHANGES[persona], record in VISITOR_SEES[persona]
+    if rule in (SEE_ACTIVITY, SEE_TASK):
+        return record in ACTIVITY_SEES[persona], record in ACTIVITY_SEES[persona]
+    if rule in (CHANGE_ACTIVITY, CHANGE_TASK):
+        return record in ACTIVITY_CHANGES[persona], record in ACTIVITY_SEES[persona]
     if rule == PROMOTE:
         allowed = record in VISITOR_CHANGES[persona] and record in CHANGES[persona]
         return allowed, record in VISITOR_SEES[persona] and record in SEES[persona]
@@ -647,6 +784,9 @@ def _placeholders(world, record) -> dict:
         "owner": world.users[OWNERS[record]].pk,
         "name": quote(account.name),
         "report": world.report_token,
+        "activity": world.activities[record].pk,
+        "task": world.tasks[record].pk,
+        "done_task": world.done_tasks[record].pk,
     }
 
 

@@ -256,4 +256,6 @@ if REDIS_URL := os.environ.get("KAM_REDIS_URL", ""):
 KAM = {
     "DUPLICATE_PHONE_BLOCKS": env_bool("KAM_DUPLICATE_PHONE_BLOCKS", False),
     "SEARCH_RESULT_LIMIT": int(os.environ.get("KAM_SEARCH_RESULT_LIMIT", "50")),
+    # How far in the future an activity's time may be (clocks of phones differ), in minutes.
+    "ACTIVITY_CLOCK_SKEW_MINUTES": int(os.environ.get("KAM_ACTIVITY_CLOCK_SKEW_MINUTES", "10")),
 }

@@ -5,10 +5,12 @@ from django.urls import include, path
 from kam.accounts.api import router as accounts_router
 from kam.core import views as core_views
 from kam.core.api import api
+from kam.engagement.api import router as engagement_router
 from kam.org.api import router as org_router
 
 api.add_router("/", accounts_router)
 api.add_router("/", org_router)
+api.add_router("/", engagement_router)
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -19,4 +21,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("kam.accounts.urls")),
+    path("", include("kam.engagement.urls")),
 ]

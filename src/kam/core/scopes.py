@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from kam.accounts.models import Account, AccountContact, AccountTeamMember, Contact, TeamAccess, Visitor
+from kam.engagement.models import Activity, Task
 from kam.org.models import DataScope, Department, Role
 
 # Roles that may change accounts they can see because of their scope (besides owner and team).
@@ -151,3 +152,97 @@ def visible_departments(user) -> QuerySet[Department]:
     if user.department_id:
         return Department.objects.filter(path__startswith=user.department.path)
     return Department.objects.none()
+
+
+def _account_scope_q(user, *, prefix: str) -> Q:
+    """Q on a record's account (`prefix`, e.g. "account") for the accounts the user may see, archived
+    ones included: the same rule as visible_accounts, as a join condition, not `account IN (subquery)`."""
+    if user.data_scope == DataScope.ALL:
+        return Q(**{f"{prefix}__isnull": False})
+    condition = _scope_q(user, owner_field=f"{prefix}__owner", department_field=f"{prefix}__department")
+    if team := _team_account_ids(user):
+        condition |= Q(**{f"{prefix}_id__in": team})
+    return condition
+
+
+def visible_activities(user, *, include_archived: bool = False) -> QuerySet[Activity]:
+    """Activities (ENG-1) the user may see: exactly those whose account the user may see.
+
+    With include_archived=True, archived activities and those of archived accounts are included
+    (as visible_accounts(include_archived=True) includes archived accounts).
+    """
+    if not _is_active(user):
+        return Activity.objects.none()
+    activities = Activity.objects.filter(_account_scope_q(user, prefix="account"))
+    if not include_archived:
+        activities = activities.filter(is_archived=False, account__is_archived=False)
+    return activities
+
+
+def can_edit_activity(user, activity: Activity) -> bool:
+    """An activity is changed (and archived) by whoever may change its account, or by the colleague who
+    recorded it while the account is still visible to them (a read-only team member or an executive
+    keeps the record of their own visit right). Callers check visibility first (get_activity_for_user)."""
+    if editable_accounts(user).filter(pk=activity.account_id).exists():
+        return True
+    return activity.created_by_id == user.pk
+
+
+def get_activity_for_user(user, pk, *, write: bool = False, include_archived: bool = False) -> Activity:
+    """The activity, if its account is visible (404 otherwise); with write=True, 403 for one the user
+    sees but may not change (see can_edit_activity). An archived activity is found only with
+    include_archived=True (reading) or write=True."""
+    activity = (
+        visible_activities(user, include_archived=True).select_related("account", "created_by").filter(pk=pk).first()
+    )
+    if activity is None:
+        raise Http404
+    if (activity.is_archived or activity.account.is_archived) and not include_archived and not write:
+        raise Http404
+    if write and not can_edit_activity(user, activity):
+        raise PermissionDenied
+    return activity
+
+
+def visible_tasks(user) -> QuerySet[Task]:
+    """Tasks the user may see: assigned to them, created by them, or on an account they may see.
+
+    A task without an account is seen only by its assignee and its creator; one on an archived
+    account only by them too (the account has left the lists).
+    """
+    if not _is_active(user):
+        return Task.objects.none()
+    assigned = Q(assignee=user)
+    created = Q(created_by=user)
+    on_visible_account = Q(account__is_archived=False) & _account_scope_q(user, prefix="account")
+    return Task.objects.filter(assigned | created | on_visible_account)
+
+
+def can_edit_task(user, task: Task) -> bool:
+    """A task is changed (completed, reopened, cancelled) by its assignee, its creator, or whoever may
+    change its account."""
+    if task.assignee_id == user.pk:
+        return True
+    if task.created_by_id == user.pk:
+        return True
+    return task.account_id is not None and editable_accounts(user).filter(pk=task.account_id).exists()
+
+
+def editable_tasks(user) -> QuerySet[Task]:
+    """The tasks can_edit_task allows, as one query (for lists that show buttons)."""
+    if not _is_active(user):
+        return Task.objects.none()
+    assigned = Q(assignee=user)
+    created = Q(created_by=user)
+    on_editable_account = Q(account__in=editable_accounts(user).values("pk"))
+    return Task.objects.filter(assigned | created | on_editable_account)
+
+
+def get_task_for_user(user, pk, *, write: bool = False) -> Task:
+    """The task, if visible (404 otherwise); with write=True, 403 for one the user sees but may not change."""
+    task = visible_tasks(user).select_related("account", "contact", "assignee", "created_by").filter(pk=pk).first()
+    if task is None:
+        raise Http404
+    if write and not can_edit_task(user, task):
+        raise PermissionDenied
+    return task

@@ -4,12 +4,13 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from kam.accounts.selectors import account_list
 from kam.core import regions, scopes
+from kam.engagement.selectors import my_tasks
 from kam.org.services import user_set_language
 
 
@@ -20,6 +21,8 @@ def home(request):
         "account_count": accounts.count(),
         "my_count": accounts.filter(owner=request.user).count(),
         "recent": scopes.visible_accounts(request.user).select_related("owner").order_by("-updated_at")[:10],
+        "tasks": my_tasks(request.user, timezone.localdate()),  # ENG-3: today's and overdue
+        "now": timezone.now(),
     }
     return render(request, "core/home.html", context)
 

@@ -1,0 +1,95 @@
+"""Contact with accounts (拜访与跟进): activities recorded right after they happen, and follow-up tasks."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from kam.accounts.models import Account, Contact
+from kam.core.models import VersionedModel
+
+
+class ActivityKind(models.TextChoices):
+    VISIT = "visit", _("customer visit")
+    CALL = "call", _("phone call")
+    MESSAGE = "message", _("message (WeChat, SMS, e-mail)")
+    MEETING = "meeting", _("meeting")
+    SAMPLE_DELIVERY = "sample_delivery", _("sample delivery")
+    EXECUTIVE_VISIT = "executive_visit", _("executive visit")
+
+
+class Activity(VersionedModel):
+    """A visit, call, message or meeting with an account (ENG-1): who took part on both sides, the next step."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="activities", verbose_name=_("account"))
+    kind = models.CharField(_("kind"), max_length=20, choices=ActivityKind.choices, default=ActivityKind.VISIT)
+    happened_at = models.DateTimeField(_("when"))
+    contacts = models.ManyToManyField(Contact, blank=True, related_name="activities", verbose_name=_("contacts met"))
+    participants = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="activities", verbose_name=_("our participants")
+    )
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    notes = models.TextField(_("notes"), max_length=5000, blank=True)
+    outcome = models.TextField(_("outcome"), max_length=2000, blank=True)
+    next_step = models.CharField(_("next step"), max_length=200, blank=True)
+    next_step_due = models.DateTimeField(_("next step due"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    is_archived = models.BooleanField(_("archived"), default=False)
+
+    class Meta:
+        ordering = ["-happened_at", "-id"]
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        indexes = [
+            # An account's timeline, newest first, paged by (happened_at, id).
+            models.Index(fields=["account", "-happened_at", "-id"], name="activity_account_timeline"),
+            models.Index(fields=["-happened_at", "-id"], name="activity_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or f"{self.get_kind_display()} · {self.account}"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    DONE = "done", _("done")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class Task(VersionedModel):
+    """A follow-up someone has to do by a set time (call back, send the quotation…), often an activity's next step."""
+
+    title = models.CharField(_("title"), max_length=200)
+    notes = models.TextField(_("notes"), max_length=5000, blank=True)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("account")
+    )
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("contact")
+    )
+    activity = models.ForeignKey(
+        Activity, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("from activity")
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("assignee")
+    )
+    due_at = models.DateTimeField(_("due"))
+    status = models.CharField(_("status"), max_length=20, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
+        indexes = [
+            # A user's open tasks by due time (the home page: today's and overdue).
+            models.Index(fields=["assignee", "status", "due_at"], name="task_assignee_due"),
+            models.Index(fields=["account", "status", "due_at"], name="task_account_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

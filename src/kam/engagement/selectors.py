@@ -1,0 +1,224 @@
+"""Reads on activities and tasks; each starts from the caller's data scope (core.scopes)."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kam.accounts.models import Account, AccountUpdate, Contact
+from kam.core import scopes
+from kam.engagement.models import Activity, Task, TaskStatus
+
+ACTIVITY_FILTERS = ("account", "kind", "date_from", "date_to", "participant", "q")
+TIMELINE_LIMIT = settings.PAGE_SIZE
+
+
+def _day_start(day: date) -> datetime:
+    """The start of a local calendar day (Asia/Shanghai by default), as an aware datetime."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _as_date(value) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _with_links(activities: QuerySet[Activity]) -> QuerySet[Activity]:
+    return activities.select_related("account", "created_by").prefetch_related(
+        Prefetch("contacts", queryset=Contact.objects.order_by("name_sort", "id")), "participants"
+    )
+
+
+def activity_list(user, *, filters: dict | None = None, include_archived: bool = False) -> QuerySet[Activity]:
+    """Visible activities, newest first; filters: account, kind, date_from / date_to (local days,
+    inclusive), participant (a user id), q (text in subject, notes, outcome or next step)."""
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    activities = scopes.visible_activities(user, include_archived=include_archived)
+    if "account" in filters:
+        activities = activities.filter(account_id=filters["account"])
+    if "kind" in filters:
+        activities = activities.filter(kind=filters["kind"])
+    if day := _as_date(filters.get("date_from")):
+        activities = activities.filter(happened_at__gte=_day_start(day))
+    if day := _as_date(filters.get("date_to")):
+        activities = activities.filter(happened_at__lt=_day_start(day + timedelta(days=1)))
+    if "participant" in filters:
+        activities = activities.filter(participants=filters["participant"])
+    if "q" in filters:
+        q = str(filters["q"]).strip()
+        activities = activities.filter(
+            Q(subject__icontains=q) | Q(notes__icontains=q) | Q(outcome__icontains=q) | Q(next_step__icontains=q)
+        )
+    return _with_links(activities).order_by("-happened_at", "-id")
+
+
+def activity_detail(user, pk) -> Activity:
+    """An activity for reading (archived ones too), with its contacts, participants and tasks."""
+    activity = scopes.get_activity_for_user(user, pk, include_archived=True)
+    return _with_links(Activity.objects.filter(pk=activity.pk)).prefetch_related("tasks__assignee").get()
+
+
+# ---------------------------------------------------------------------------------------------
+# the account timeline
+
+
+@dataclass
+class TimelineEntry:
+    """One line of an account's timeline: an activity, or a piece of dynamic information (ARC-7)."""
+
+    kind: str  # "activity" or "update"
+    at: datetime  # an update, dated by day, stands at the start of its day
+    item: Activity | AccountUpdate
+
+    @property
+    def key(self) -> str:
+        return _cursor(self.at, self.kind, self.item.pk)
+
+
+@dataclass
+class TimelinePage:
+    entries: list[TimelineEntry]
+    next_before: str | None  # pass as `before` for the next (older) page; None at the end
+
+
+# Entries are ordered newest first by (time, rank, id): at the same instant an activity comes
+# before a day's update (an update stands at the very start of its day).
+_RANK = {"activity": 1, "update": 0}
+_KIND_CODE = {"activity": "a", "update": "u"}
+_CODE_KIND = {v: k for k, v in _KIND_CODE.items()}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _cursor(at: datetime, kind: str, pk: int) -> str:
+    micros = (at - _EPOCH) // _MICROSECOND  # exact, unlike a float timestamp
+    return f"{micros}.{_KIND_CODE[kind]}.{pk}"
+
+
+def parse_cursor(value: str) -> tuple[datetime, str, int]:
+    """(time, kind, id) from a `before` cursor; a malformed one is a ValidationError naming `before`."""
+    try:
+        micros, code, pk = str(value).split(".")
+        at = _EPOCH + int(micros) * _MICROSECOND
+        return at, _CODE_KIND[code], int(pk)
+    except (ValueError, KeyError, OverflowError, OSError) as e:
+        raise ValidationError({"before": _("This is not a position in the timeline.")}) from e
+
+
+def _older_activities(activities, at: datetime, kind: str, pk: int):
+    if kind == "activity":
+        return activities.filter(Q(happened_at__lt=at) | Q(happened_at=at, pk__lt=pk))
+    return activities.filter(happened_at__lt=at)
+
+
+def _older_updates(updates, at: datetime, kind: str, pk: int):
+    """Updates whose key (start of their local day, rank 0, id) is below the cursor's."""
+    day = timezone.localdate(at)
+    start = _day_start(day)
+    if at > start:
+        return updates.filter(happened_on__lte=day)
+    # The cursor is exactly the start of `day`: that day's updates are older only by rank / id.
+    same_day = Q(happened_on=day) if kind == "activity" else Q(happened_on=day, pk__lt=pk)
+    return updates.filter(Q(happened_on__lt=day) | same_day)
+
+
+def account_timeline(user, account: Account, *, before: str | None = None, limit: int = TIMELINE_LIMIT) -> TimelinePage:
+    """The account's activities and dated dynamic information, newest first, `limit` at a time.
+
+    Paged by position (keyset), not by offset: `before` is the `next_before` of the previous page, so
+    a page costs two indexed lookups however far back it is, and new entries do not shift the pages.
+    """
+    if not scopes.visible_accounts(user, include_archived=True).filter(pk=account.pk).exists():
+        raise Http404
+    activities = Activity.objects.filter(account=account, is_archived=False)
+    updates = AccountUpdate.objects.filter(account=account)
+    if before:
+        at, kind, pk = parse_cursor(before)
+        activities = _older_activities(activities, at, kind, pk)
+        updates = _older_updates(updates, at, kind, pk)
+    found = [
+        TimelineEntry("activity", a.happened_at, a)
+        for a in _with_links(activities).order_by("-happened_at", "-id")[: limit + 1]
+    ]
+    found += [
+        TimelineEntry("update", _day_start(u.happened_on), u)
+        for u in updates.select_related("author").order_by("-happened_on", "-id")[: limit + 1]
+    ]
+    found.sort(key=lambda e: (e.at, _RANK[e.kind], e.item.pk), reverse=True)
+    entries = found[:limit]
+    more = len(found) > limit
+    return TimelinePage(entries=entries, next_before=entries[-1].key if more and entries else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# tasks
+
+
+TASK_STATUSES = set(TaskStatus.values)
+
+
+def task_list(
+    user,
+    *,
+    assignee="me",
+    status: str | None = None,
+    account: int | None = None,
+    due_before: datetime | None = None,
+    due_after: datetime | None = None,
+) -> QuerySet[Task]:
+    """Visible tasks, soonest due first. `assignee` is "me" (default), "any", or a user id."""
+    tasks = scopes.visible_tasks(user)
+    if assignee in (None, "", "me"):
+        tasks = tasks.filter(assignee=user)
+    elif assignee != "any":
+        try:
+            tasks = tasks.filter(assignee_id=int(assignee))
+        except (TypeError, ValueError) as e:
+            raise ValidationError({"assignee": _('Give a user id, "me" or "any".')}) from e
+    if status:
+        if status not in TASK_STATUSES:
+            raise ValidationError({"status": _("Choose one of: %(c)s.") % {"c": ", ".join(TaskStatus.values)}})
+        tasks = tasks.filter(status=status)
+    if account:
+        tasks = tasks.filter(account_id=account)
+    if due_before:
+        tasks = tasks.filter(due_at__lt=_aware(due_before))
+    if due_after:
+        tasks = tasks.filter(due_at__gte=_aware(due_after))
+    return tasks.select_related("account", "contact", "assignee", "created_by").order_by("due_at", "id")
+
+
+def _aware(value: datetime) -> datetime:
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+def my_tasks(user, today: date) -> list[Task]:
+    """The user's open tasks due today (a local day) or earlier, i.e. overdue; soonest first (ENG-3)."""
+    return list(
+        scopes.visible_tasks(user)
+        .filter(assignee=user, status=TaskStatus.OPEN, due_at__lt=_day_start(today + timedelta(days=1)))
+        .select_related("account", "contact", "assignee")
+        .order_by("due_at", "id")
+    )
+
+
+def mark_editable(user, tasks) -> list[Task]:
+    """Set `editable` on each task (one query for the lot), so a list offers only the buttons that work."""
+    tasks = list(tasks)
+    editable = set(scopes.editable_tasks(user).filter(pk__in=[t.pk for t in tasks]).values_list("pk", flat=True))
+    for task in tasks:
+        task.editable = task.pk in editable
+    return tasks
