@@ -258,4 +258,6 @@ KAM = {
     "SEARCH_RESULT_LIMIT": int(os.environ.get("KAM_SEARCH_RESULT_LIMIT", "50")),
     # How far in the future an activity's time may be (clocks of phones differ), in minutes.
     "ACTIVITY_CLOCK_SKEW_MINUTES": int(os.environ.get("KAM_ACTIVITY_CLOCK_SKEW_MINUTES", "10")),
+    # Birthday reminders come this many days ahead (ENG-3).
+    "BIRTHDAY_REMINDER_DAYS": int(os.environ.get("KAM_BIRTHDAY_REMINDER_DAYS", "3")),
 }

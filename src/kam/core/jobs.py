@@ -24,9 +24,10 @@ gets the tick (`tick=` its intended time) and runs its body once per `name@tick`
 """
 
 import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from croniter import croniter
 from django.conf import settings
@@ -89,10 +90,15 @@ def scheduled(*, name: str, cron: str):
     if not croniter.is_valid(cron):
         raise ValueError(f"schedule {name}: invalid cron expression {cron!r}")
 
-    def decorate(func: Callable[[], object]):
+    def decorate(func: Callable[..., object]):
+        # A body that takes `tick` gets the tick's intended time (an aware datetime): a job that ran
+        # late (a worker was down past midnight) still works on the day it was meant for.
+        takes_tick = TICK_KWARG in inspect.signature(func).parameters
+
         @functools.wraps(func)
         def run_tick(*, tick: str) -> bool:  # the keyword is TICK_KWARG
-            return run_once(f"{name}@{tick}", func)
+            arguments = {TICK_KWARG: datetime.fromisoformat(tick)} if takes_tick else {}
+            return run_once(f"{name}@{tick}", func, **arguments)
 
         SCHEDULES[name] = ScheduledJob(name=name, func=f"{func.__module__}.{func.__qualname__}", cron=cron)
         return run_tick

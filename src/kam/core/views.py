@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kam.accounts.selectors import account_list
 from kam.core import regions, scopes
-from kam.engagement.selectors import my_tasks
+from kam.engagement.selectors import inbox, my_tasks
 from kam.org.services import user_set_language
 
 
@@ -22,6 +22,7 @@ def home(request):
         "my_count": accounts.filter(owner=request.user).count(),
         "recent": scopes.visible_accounts(request.user).select_related("owner").order_by("-updated_at")[:10],
         "tasks": my_tasks(request.user, timezone.localdate()),  # ENG-3: today's and overdue
+        "reminders": inbox(request.user, unread=True)[:10],  # ENG-3: today's unread reminders, birthdays
         "now": timezone.now(),
     }
     return render(request, "core/home.html", context)

@@ -184,3 +184,42 @@ def cancel_task(request, task_id: int, payload: s.TaskActionIn):
     task = scopes.get_task_for_user(request.auth, task_id, write=True)
     services.task_cancel(actor=request.auth, task=task, version=payload.version)
     return scopes.get_task_for_user(request.auth, task_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# reminders (ENG-3) and contact cadence (ENG-2)
+
+
+@router.get("/reminders", response=list[s.ReminderOut], operation_id="list_reminders")
+@paginate(PageNumberPagination)
+def list_reminders(request, filters: Query[s.ReminderFilters]):
+    """Your own reminders due today or earlier and not dismissed, unread first (ENG-3): birthdays ahead,
+    call-backs due, accounts out of cadence, the weekly summary for heads. Filter by `unread`, `kind`."""
+    return selectors.inbox(request.auth, **filters.dict())
+
+
+@router.post("/reminders/{reminder_id}/read", response=s.ReminderOut, operation_id="read_reminder")
+def read_reminder(request, reminder_id: int):
+    """Mark one of your reminders read (again: no change). Another user's reminder is 404."""
+    reminder = scopes.get_reminder_for_user(request.auth, reminder_id)
+    return services.reminder_mark_read(actor=request.auth, reminder=reminder)
+
+
+@router.post("/reminders/{reminder_id}/dismiss", response=s.ReminderOut, operation_id="dismiss_reminder")
+def dismiss_reminder(request, reminder_id: int):
+    """Take one of your reminders out of the inbox (it counts as read)."""
+    reminder = scopes.get_reminder_for_user(request.auth, reminder_id)
+    return services.reminder_dismiss(actor=request.auth, reminder=reminder)
+
+
+@router.get("/cadence/breaches", response=list[s.CadenceBreachOut], operation_id="list_cadence_breaches")
+@paginate(PageNumberPagination)
+def list_cadence_breaches(request):
+    """Accounts contacted less often than their lifecycle's cadence rule (ENG-2), most overdue first: a KA
+    manager's own; for a head those of the department and below (their data scope)."""
+    return [
+        {"account": b.account, "owner": b.account.owner, "lifecycle": b.account.lifecycle, "max_days": b.rule.max_days,
+         "skip_holidays": b.rule.skip_holidays, "last_contact": b.last_contact, "days_since": b.days_since,
+         "never_contacted": b.never_contacted}
+        for b in selectors.cadence_breaches(request.auth)
+    ]  # fmt: skip

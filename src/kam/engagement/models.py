@@ -2,9 +2,10 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from kam.accounts.models import Account, Contact
+from kam.accounts.models import Account, Contact, Lifecycle
 from kam.core.models import VersionedModel
 
 
@@ -93,3 +94,64 @@ class Task(VersionedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ReminderKind(models.TextChoices):
+    BIRTHDAY = "birthday", _("birthday")
+    TASK_DUE = "task_due", _("call-back / task due")
+    CONTRACT = "contract", _("contract date")
+    CADENCE = "cadence", _("out of contact cadence")
+    DIGEST = "digest", _("summary")
+
+
+class Reminder(models.Model):
+    """An item in a user's in-app inbox (ENG-3): a birthday ahead, a call-back due, an account out of cadence."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders", verbose_name=_("for")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=ReminderKind.choices)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("details"), max_length=5000, blank=True)
+    due_at = models.DateTimeField(_("due"))
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("account")
+    )
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("contact")
+    )
+    task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("task")
+    )
+    # What the reminder is about, e.g. "birthday:<contact>:<date>:<user>": a daily job never makes one twice.
+    key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    dismissed_at = models.DateTimeField(_("dismissed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        indexes = [models.Index(fields=["user", "dismissed_at", "due_at"], name="reminder_inbox")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CadenceRule(models.Model):
+    """How many days an account of a lifecycle stage may go without contact (ENG-2): prospects 7, customers 30."""
+
+    lifecycle = models.CharField(_("lifecycle"), max_length=20, choices=Lifecycle.choices, unique=True)
+    max_days = models.PositiveSmallIntegerField(_("days between contacts at most"))
+    # Count only working days (statutory holidays and weekends off, make-up working days on).
+    skip_holidays = models.BooleanField(_("count working days only"), default=False)
+
+    class Meta:
+        ordering = ["lifecycle"]
+        verbose_name = _("cadence rule")
+        verbose_name_plural = _("cadence rules")
+        constraints = [models.CheckConstraint(condition=models.Q(max_days__gte=1), name="cadence_max_days_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.get_lifecycle_display()}: {self.max_days}"

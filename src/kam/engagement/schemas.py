@@ -157,3 +157,37 @@ class TaskFilters(Schema):
     due_before: datetime | None = None
     due_after: datetime | None = None
     account: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# reminders (ENG-3) and cadence (ENG-2)
+
+
+class ReminderFilters(Schema):
+    unread: bool | None = Field(None, description="true: only unread; false: only read; default both")
+    kind: str | None = Field(None, description="birthday, task_due, contract, cadence or digest")
+
+
+class ReminderOut(Schema):
+    id: int
+    kind: str
+    title: str
+    body: str
+    due_at: datetime
+    account: AccountRef | None
+    contact: ContactRef | None
+    task_id: int | None
+    created_at: datetime
+    read_at: datetime | None
+    dismissed_at: datetime | None
+
+
+class CadenceBreachOut(Schema):
+    account: AccountRef
+    owner: UserRef
+    lifecycle: str
+    max_days: int
+    skip_holidays: bool
+    last_contact: date = Field(..., description="Local day of the last activity (of the account's creation if none)")
+    days_since: int = Field(..., description="Days since then up to today; working days if skip_holidays")
+    never_contacted: bool

@@ -3,16 +3,19 @@
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+import chinese_calendar
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Case, IntegerField, Max, Prefetch, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kam.accounts.models import Account, AccountUpdate, Contact
 from kam.core import scopes
-from kam.engagement.models import Activity, Task, TaskStatus
+from kam.engagement.models import Activity, CadenceRule, Reminder, ReminderKind, Task, TaskStatus
+from kam.org.models import Role
 
 ACTIVITY_FILTERS = ("account", "kind", "date_from", "date_to", "participant", "q")
 TIMELINE_LIMIT = settings.PAGE_SIZE
@@ -222,3 +225,95 @@ def mark_editable(user, tasks) -> list[Task]:
     for task in tasks:
         task.editable = task.pk in editable
     return tasks
+
+
+# ---------------------------------------------------------------------------------------------
+# the inbox (ENG-3) and contact cadence (ENG-2)
+
+
+REMINDER_KINDS = set(ReminderKind.values)
+
+
+def inbox(
+    user, *, unread: bool | None = None, kind: str | None = None, today: date | None = None
+) -> QuerySet[Reminder]:
+    """The user's own reminders due today or earlier and not dismissed: unread first, newest due first.
+
+    `unread=True` keeps the unread ones, `unread=False` the read ones; `kind` one kind (ReminderKind)."""
+    today = today or timezone.localdate()
+    reminders = scopes.visible_reminders(user).filter(
+        dismissed_at__isnull=True, due_at__lt=_day_start(today + timedelta(days=1))
+    )
+    if kind:
+        if kind not in REMINDER_KINDS:
+            raise ValidationError({"kind": _("Choose one of: %(c)s.") % {"c": ", ".join(ReminderKind.values)}})
+        reminders = reminders.filter(kind=kind)
+    if unread is True:
+        reminders = reminders.filter(read_at__isnull=True)
+    elif unread is False:
+        reminders = reminders.filter(read_at__isnull=False)
+    unread_first = Case(When(read_at__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return reminders.select_related("account", "contact", "task").order_by(unread_first, "-due_at", "-id")
+
+
+def working_days_after(last: date, today: date) -> int:
+    """Working days after `last` up to and including `today`: statutory holidays and weekends are off,
+    make-up working days (调休) are on, as chinese_calendar knows them. For years it does not know yet,
+    Monday to Friday count."""
+    if today <= last:
+        return 0
+    first = last + timedelta(days=1)
+    try:
+        return len(chinese_calendar.get_workdays(first, today))
+    except NotImplementedError:
+        return sum(1 for n in range((today - first).days + 1) if (first + timedelta(days=n)).weekday() < 5)
+
+
+@dataclass
+class CadenceBreach:
+    """An account contacted less often than its lifecycle's cadence rule asks (ENG-2)."""
+
+    account: Account
+    rule: CadenceRule
+    last_contact: date  # local day of the last activity; of the account's creation if there was none
+    days_since: int  # days since then up to today (working days if the rule skips holidays)
+    never_contacted: bool
+
+
+def cadence_breaches_in(accounts: QuerySet[Account], today: date) -> list[CadenceBreach]:
+    """The accounts of `accounts` out of cadence on `today`, most overdue first.
+
+    One aggregate query: the last activity per account, filtered in the database by calendar days
+    (working days are never more than calendar days); working days are then counted in memory for
+    the rules that skip holidays."""
+    rules = {rule.lifecycle: rule for rule in CadenceRule.objects.all()}
+    if not rules:
+        return []
+    overdue = Q()
+    for lifecycle, rule in rules.items():
+        overdue |= Q(lifecycle=lifecycle, last_contact_at__lt=_day_start(today - timedelta(days=rule.max_days)))
+    rows = (
+        accounts.filter(is_archived=False, lifecycle__in=list(rules))
+        .annotate(last_activity_at=Max("activities__happened_at", filter=Q(activities__is_archived=False)))
+        .annotate(last_contact_at=Coalesce("last_activity_at", "created_at"))
+        .filter(overdue)
+        .select_related("owner", "department")
+        .order_by("last_contact_at", "id")
+    )
+    breaches = []
+    for account in rows:
+        rule = rules[account.lifecycle]
+        last = timezone.localdate(account.last_contact_at)
+        days = working_days_after(last, today) if rule.skip_holidays else (today - last).days
+        if days > rule.max_days:
+            breaches.append(CadenceBreach(account, rule, last, days, account.last_activity_at is None))
+    return breaches
+
+
+def cadence_breaches(user, today: date | None = None) -> list[CadenceBreach]:
+    """Accounts out of cadence for the user: a KA manager's own accounts; for a head (and others who
+    oversee) those of their data scope, e.g. the department and below."""
+    accounts = scopes.visible_accounts(user)
+    if user.role == Role.KA_MANAGER:
+        accounts = accounts.filter(owner=user)
+    return cadence_breaches_in(accounts, today or timezone.localdate())

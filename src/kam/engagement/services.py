@@ -4,21 +4,28 @@ The caller has already fetched the account, activity or task through core.scopes
 writing, as the operation needs); these functions validate, write in a transaction and audit.
 """
 
-from datetime import datetime, timedelta
+import calendar
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models, transaction
-from django.utils import timezone
+from django.db.models import Q
+from django.http import Http404
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from lunar_python import LunarMonth, Solar
 
 from kam.accounts.models import Account, AccountContact, Contact
 from kam.core import audit, scopes
 from kam.core.errors import ConflictError
+from kam.core.jobs import run_once
 from kam.core.models import AuditAction
-from kam.engagement.models import Activity, Task, TaskStatus
+from kam.engagement import selectors
+from kam.engagement.models import Activity, Reminder, ReminderKind, Task, TaskStatus
+from kam.org.models import Role
 
 User = get_user_model()
 
@@ -61,6 +68,11 @@ def _ids(values) -> list[int]:
     for value in values or []:
         ids.append(value.pk if hasattr(value, "pk") else int(value))
     return sorted(set(ids))
+
+
+def _day_start(day: date) -> datetime:
+    """The start of a local calendar day (Asia/Shanghai by default), as an aware datetime."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _full_clean(instance, exclude=()) -> dict:
@@ -362,3 +374,188 @@ def task_cancel(*, actor, task: Task, version=None) -> Task:
     return _task_set_status(actor=actor, task=task, version=version, status=TaskStatus.CANCELLED,
                             allowed_from={TaskStatus.OPEN},
                             message=_("A done task cannot be cancelled; reopen it first."))  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# reminders (ENG-3) and contact cadence (ENG-2)
+#
+# The daily job makes each user's inbox items for a day; every reminder has a `key` naming what it is
+# about, unique in the table, so running the job again (or two workers running it) never makes one
+# twice. Contract signing dates are not reminded yet: there is no contract model.
+
+
+def birthday_reminder_days() -> int:
+    """How many days ahead a birthday is reminded: KAM["BIRTHDAY_REMINDER_DAYS"], 3 by default."""
+    return int(settings.KAM.get("BIRTHDAY_REMINDER_DAYS", 3))
+
+
+def _solar_birthdays_on(day: date, prefix: str = "") -> Q:
+    """Solar birthdays falling on `day`; one on 29 February is kept on the 28th in a common year."""
+    days = [day.day]
+    if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
+        days.append(29)
+    return Q(**{f"{prefix}birthday_is_lunar": False, f"{prefix}birthday__month": day.month,
+                f"{prefix}birthday__day__in": days})  # fmt: skip
+
+
+def _lunar_birthdays_on(day: date, prefix: str = "") -> Q | None:
+    """Lunar birthdays (the stored month and day are lunar) falling on the solar `day`.
+
+    A birthday is kept in the ordinary month of its number, so nobody's birthday falls in a leap
+    month (闰月) — also for people born in one: the date field cannot say so. A birthday on the 30th
+    falls on the 29th when that lunar month is short (小月) that year.
+    """
+    lunar = Solar.fromYmd(day.year, day.month, day.day).getLunar()
+    month, lunar_day = lunar.getMonth(), lunar.getDay()
+    if month < 0:  # lunar_python gives a leap month as a negative number
+        return None
+    days = [lunar_day]
+    if lunar_day == 29 and LunarMonth.fromYm(lunar.getYear(), month).getDayCount() == 29:
+        days.append(30)
+    return Q(**{f"{prefix}birthday_is_lunar": True, f"{prefix}birthday__month": month,
+                f"{prefix}birthday__day__in": days})  # fmt: skip
+
+
+def _in_language(user):
+    return translation.override(user.language or settings.LANGUAGE_CODE)
+
+
+def _birthday_reminders(day: date) -> list[Reminder]:
+    """For the owner of each account a contact holds a position at: the contact's birthday N days ahead."""
+    target = day + timedelta(days=birthday_reminder_days())
+    condition = _solar_birthdays_on(target, "contact__")
+    if (lunar := _lunar_birthdays_on(target, "contact__")) is not None:
+        condition |= lunar
+    positions = (
+        AccountContact.objects.filter(
+            condition, contact__is_archived=False, account__is_archived=False, account__owner__is_active=True
+        )  # fmt: skip
+        .select_related("contact", "account", "account__owner")
+        .order_by("contact_id", "account_id")
+    )
+    reminders = {}
+    for position in positions:
+        contact, account, owner = position.contact, position.account, position.account.owner
+        key = f"birthday:{contact.pk}:{target.isoformat()}:{owner.pk}"
+        if key in reminders:
+            continue
+        with _in_language(owner):
+            when = formats.date_format(target, "MONTH_DAY_FORMAT")
+            title = _("Birthday of %(name)s (%(account)s) on %(date)s") % {
+                "name": contact.name, "account": account.name, "date": when}  # fmt: skip
+            body = _("In the lunar calendar.") if contact.birthday_is_lunar else ""
+        reminders[key] = Reminder(user=owner, kind=ReminderKind.BIRTHDAY, title=title[:200], body=body,
+                                  due_at=_day_start(day), account=account, contact=contact, key=key)  # fmt: skip
+    return list(reminders.values())
+
+
+def _task_reminders(day: date) -> list[Reminder]:
+    """For each open task due on `day`: a reminder to its assignee, due at the time set on the task."""
+    tasks = Task.objects.filter(
+        status=TaskStatus.OPEN, due_at__gte=_day_start(day), due_at__lt=_day_start(day + timedelta(days=1)),
+        assignee__is_active=True,
+    ).select_related("account", "assignee")  # fmt: skip
+    reminders = []
+    for task in tasks:
+        # The due time is in the key: a task moved to another day is reminded again then.
+        key = f"task:{task.pk}:{task.due_at.strftime('%Y%m%dT%H%M')}:{task.assignee_id}"
+        reminders.append(Reminder(user=task.assignee, kind=ReminderKind.TASK_DUE, title=task.title,
+                                  body=task.notes[:2000], due_at=task.due_at, account=task.account,
+                                  contact_id=task.contact_id, task=task, key=key))  # fmt: skip
+    return reminders
+
+
+def _cadence_reminders(day: date) -> list[Reminder]:
+    """For the owner of each account out of cadence: one reminder per stretch without contact."""
+    reminders = []
+    for breach in selectors.cadence_breaches_in(Account.objects.filter(owner__is_active=True), day):
+        account, owner = breach.account, breach.account.owner
+        with _in_language(owner):
+            title = _("%(account)s: no contact for %(days)d days (at most %(max)d)") % {
+                "account": account.name, "days": breach.days_since, "max": breach.rule.max_days}  # fmt: skip
+        key = f"cadence:{account.pk}:{breach.last_contact.isoformat()}:{owner.pk}"
+        reminders.append(Reminder(user=owner, kind=ReminderKind.CADENCE, title=title[:200],
+                                  due_at=_day_start(day), account=account, key=key))  # fmt: skip
+    return reminders
+
+
+def _save_new(reminders: list[Reminder]) -> int:
+    """Insert the reminders whose key is new; the unique key makes a concurrent duplicate a no-op."""
+    existing = set(Reminder.objects.filter(key__in=[r.key for r in reminders]).values_list("key", flat=True))
+    new = [r for r in reminders if r.key not in existing]
+    Reminder.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+def reminders_for_day(*, day: date) -> int:
+    """Make the day's reminders (birthdays ahead, tasks due, accounts out of cadence); the number made.
+
+    Once per day (a kam.core.jobs.run_once claim), and each reminder once ever (its unique key)."""
+    made = [0]
+
+    def effect():
+        made[0] = _save_new([*_birthday_reminders(day), *_task_reminders(day), *_cadence_reminders(day)])
+
+    run_once(f"engagement.reminders@{day.isoformat()}", effect)
+    return made[0]
+
+
+def _supervisors(department, heads: list) -> list:
+    """The KA heads nearest above (or in) a department: those of the deepest department on its path."""
+    if department is None:
+        return []
+    above = [h for h in heads if department.path.startswith(h.department.path)]
+    if not above:
+        return []
+    deepest = max(len(h.department.path) for h in above)
+    return [h for h in above if len(h.department.path) == deepest]
+
+
+def cadence_review_for_week(*, day: date) -> int:
+    """Weekly (ENG-2 "supervisors check weekly"): each KA head gets one summary of the accounts out of
+    cadence in their department and below (their nearest head only); the number of summaries made."""
+    monday = day - timedelta(days=day.weekday())
+    made = [0]
+
+    def effect():
+        heads = list(User.objects.filter(role=Role.KA_HEAD, is_active=True, department__isnull=False)
+                     .select_related("department"))  # fmt: skip
+        by_head: dict = {}
+        for breach in selectors.cadence_breaches_in(Account.objects.all(), day):
+            for head in _supervisors(breach.account.department, heads):
+                by_head.setdefault(head, []).append(breach)
+        reminders = []
+        for head, breaches in by_head.items():
+            with _in_language(head):
+                title = _("Week of %(monday)s: %(n)d accounts out of contact cadence") % {
+                    "monday": formats.date_format(monday, "SHORT_DATE_FORMAT"), "n": len(breaches)}  # fmt: skip
+                lines = [_("%(account)s — %(owner)s, %(days)d days without contact") % {
+                    "account": b.account.name, "owner": b.account.owner, "days": b.days_since} for b in breaches]  # fmt: skip
+            reminders.append(Reminder(user=head, kind=ReminderKind.DIGEST, title=title[:200],
+                                      body="\n".join(lines)[:5000], due_at=_day_start(day),
+                                      key=f"cadence-review:{monday.isoformat()}:{head.pk}"))  # fmt: skip
+        made[0] = _save_new(reminders)
+
+    run_once(f"engagement.cadence_review@{monday.isoformat()}", effect)
+    return made[0]
+
+
+def reminder_mark_read(*, actor, reminder: Reminder) -> Reminder:
+    """Mark one of the actor's reminders read (again: no change). The caller fetched it through scopes."""
+    if reminder.user_id != actor.pk:
+        raise Http404
+    Reminder.objects.filter(pk=reminder.pk, read_at__isnull=True).update(read_at=timezone.now())
+    reminder.refresh_from_db()
+    return reminder
+
+
+def reminder_dismiss(*, actor, reminder: Reminder) -> Reminder:
+    """Take a reminder out of the inbox (it counts as read too)."""
+    if reminder.user_id != actor.pk:
+        raise Http404
+    now = timezone.now()
+    with transaction.atomic():
+        Reminder.objects.filter(pk=reminder.pk, read_at__isnull=True).update(read_at=now)
+        Reminder.objects.filter(pk=reminder.pk, dismissed_at__isnull=True).update(dismissed_at=now)
+    reminder.refresh_from_db()
+    return reminder

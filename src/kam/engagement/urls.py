@@ -17,4 +17,8 @@ urlpatterns = [
     path("tasks/<int:pk>/complete/", views.task_complete, name="task_complete"),
     path("tasks/<int:pk>/reopen/", views.task_reopen, name="task_reopen"),
     path("tasks/<int:pk>/cancel/", views.task_cancel, name="task_cancel"),
+    path("reminders/", views.reminder_list, name="reminder_list"),
+    path("reminders/<int:pk>/read/", views.reminder_read, name="reminder_read"),
+    path("reminders/<int:pk>/dismiss/", views.reminder_dismiss, name="reminder_dismiss"),
+    path("cadence/", views.cadence_breaches, name="cadence_breaches"),
 ]

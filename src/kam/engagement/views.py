@@ -18,7 +18,7 @@ from kam.core.errors import ConflictError
 from kam.core.forms import add_service_errors
 from kam.engagement import selectors, services
 from kam.engagement.forms import ActivityForm, TaskForm
-from kam.engagement.models import ActivityKind, TaskStatus
+from kam.engagement.models import ActivityKind, ReminderKind, TaskStatus
 
 ACCOUNT_CHOICES = 8  # accounts offered by the picker before the user types
 
@@ -270,3 +270,50 @@ def task_reopen(request, pk):
 @login_required
 def task_cancel(request, pk):
     return _task_action(request, pk, services.task_cancel)
+
+
+# ---------------------------------------------------------------------------------------------
+# the inbox (ENG-3) and accounts out of cadence (ENG-2)
+
+
+@require_GET
+@login_required
+def reminder_list(request):
+    """The user's inbox: reminders due today or earlier, unread first; filter by kind and unread."""
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in selectors.REMINDER_KINDS else ""
+    unread = request.GET.get("unread") == "1"
+    reminders = selectors.inbox(request.user, kind=kind or None, unread=True if unread else None)
+    page = Paginator(reminders, 25).get_page(request.GET.get("page"))
+    context = {"page": page, "kind": kind, "unread": unread, "kinds": ReminderKind.choices}
+    return render(request, "engagement/reminder_list.html", context)
+
+
+def _reminder_action(request, pk, action):
+    reminder = scopes.get_reminder_for_user(request.user, pk)
+    reminder = action(actor=request.user, reminder=reminder)
+    if request.htmx:
+        context = {"reminder": reminder, "next": _next_url(request, "")}
+        return render(request, "engagement/reminder_item.html", context)
+    return redirect(_next_url(request, reverse("reminder_list")))
+
+
+@require_POST
+@login_required
+def reminder_read(request, pk):
+    return _reminder_action(request, pk, services.reminder_mark_read)
+
+
+@require_POST
+@login_required
+def reminder_dismiss(request, pk):
+    return _reminder_action(request, pk, services.reminder_dismiss)
+
+
+@require_GET
+@login_required
+def cadence_breaches(request):
+    """Accounts out of cadence: a manager's own, a head's department and below."""
+    breaches = selectors.cadence_breaches(request.user)
+    page = Paginator(breaches, 50).get_page(request.GET.get("page"))
+    return render(request, "engagement/cadence_breaches.html", {"page": page})
