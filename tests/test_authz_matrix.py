@@ -51,7 +51,9 @@ from kam.accounts.models import (
 from kam.core.api import api
 from kam.core.models import ApiToken, AuditAction, AuditEvent
 from kam.engagement import services as engagement_services
-from kam.engagement.models import Activity, Task
+from kam.engagement.models import Activity, Reminder, ReminderKind, Task
+from kam.messaging import services as messaging_services
+from kam.messaging.models import Message, MessageTemplate
 from kam.org import services as org_services
 from kam.org.models import DataScope, DepartmentKind, Role
 
@@ -238,6 +240,7 @@ def _build_world() -> types.SimpleNamespace:
     teammate = user("tongshi", Role.KA_MANAGER, team_b, name="同事")
     accounts, contacts, visitors, attachments = {}, {}, {}, {}
     activities, tasks, done_tasks = {}, {}, {}
+    messages = {}  # MSG-1: one outbox message per account, to its contact
     for record in RECORDS:
         owner = users[OWNERS[record]]
         account = account_services.account_create(
@@ -273,6 +276,8 @@ def _build_world() -> types.SimpleNamespace:
         done_tasks[record] = engagement_services.task_complete(actor=owner, task=engagement_services.task_create(
             actor=owner, fields={"title": f"矩阵已办{LABELS[record]}", "account": account, "due_at": timezone.now()},
         ))  # fmt: skip
+        messages[record] = messaging_services.message_send(actor=owner, contact=contacts[record], channel="log",
+                                                           text=f"矩阵短信{LABELS[record]}")  # fmt: skip
     sibling, outsider = users["sibling"], users["outsider"]
     account_services.team_member_set(
         actor=sibling, account=accounts["team_read"], user=users["manager"], access=TeamAccess.READ
@@ -293,6 +298,13 @@ def _build_world() -> types.SimpleNamespace:
         actor=outsider, entity="accounts", file=_csv([["客户名称*", "电话"], ["矩阵导入失败有限公司", "12"]])
     )
     report_token = imports.save_report(failed, user=outsider)
+    # ENG-3: each record's owner has a reminder about the record's account in their inbox.
+    reminders = {record: Reminder.objects.create(user=users[OWNERS[record]], kind=ReminderKind.TASK_DUE,
+                                                 title=f"矩阵提醒{LABELS[record]}", account=accounts[record],
+                                                 due_at=timezone.now() - timedelta(minutes=1), key=f"matrix:{record}")
+                 for record in RECORDS}  # fmt: skip
+    message_template = messaging_services.template_create(actor=users["admin"], fields={"name": "矩阵模板", "channel": "log",
+                                                                                        "body": "{contact.name}您好"})  # fmt: skip
     tokens = {persona: ApiToken.issue(u) for persona, u in users.items()}
     # One client for the module: a new one loads the middleware again (whitenoise scans static files).
     client = Client(HTTP_HOST="localhost")
@@ -301,8 +313,8 @@ def _build_world() -> types.SimpleNamespace:
         client.force_login(u)
         sessions[persona] = client.cookies[settings.SESSION_COOKIE_NAME].value
         client.cookies.clear()
-    return types.SimpleNamespace(departments=departments, users=users, teammate=teammate, accounts=accounts,
-                                 activities=activities, tasks=tasks, done_tasks=done_tasks,
+    return types.SimpleNamespace(departments=departments, users=users, teammate=teammate, accounts=accounts, messages=messages, message_template=message_template,
+                                 activities=activities, tasks=tasks, done_tasks=done_tasks, reminders=reminders,
                                  contacts=contacts, visitors=visitors, attachments=attachments, tokens=tokens,
                                  client=client, sessions=sessions, report_token=report_token)  # fmt: skip
 
@@ -348,6 +360,10 @@ FINGERPRINT = [
     (Activity, "SUM(version)", ""),  # updates and archival bump the version
     (Task, "COUNT(*)", ""),
     (Task, "SUM(version)", ""),  # every change of a task, its state included, bumps its version
+    (Reminder, _flag("read_at IS NOT NULL"), ""),  # ENG-3: read and dismissed reminders
+    (Reminder, _flag("dismissed_at IS NOT NULL"), ""),
+    (Message, "COUNT(*)", ""),
+    (MessageTemplate, "SUM(version)", ""),
     (AuditEvent, "COUNT(*)", f"action NOT IN ('{AuditAction.VIEW_PERSONAL.value}', '{AuditAction.DOWNLOAD.value}')"),
 ]
 
@@ -386,6 +402,8 @@ RECORD_RULES = {SEE_ACTIVITY, CHANGE_ACTIVITY, SEE_TASK, CHANGE_TASK,
                 SEE_ACCOUNT, CHANGE_ACCOUNT, SEE_HISTORY, SEE_CONTACT, CHANGE_CONTACT, CHANGE_POSITION, SEE_VISITOR,
                 CHANGE_VISITOR, PROMOTE, SEE_USER, DUPLICATE_HINT, DUPLICATE_ON_CREATE, IMPORT_DUPLICATE}  # fmt: skip
 SPECIAL_RULES = {SEE_USER, DUPLICATE_HINT, DUPLICATE_ON_CREATE, IMPORT_DUPLICATE}  # each has its own test below
+OWN_REMINDER = "own reminder"  # ENG-3: a reminder is its user's alone, whatever their data scope
+RECORD_RULES = RECORD_RULES | {OWN_REMINDER}
 # Rows not about one record (parametrized by persona) carry their own check.
 PERSONA = "per persona"
 
@@ -396,6 +414,7 @@ class Row:
 
     method: str
     path: str  # placeholders: {account} {contact} {visitor} {attachment} {teammate} {owner} {name} {activity} {task} {done_task}
+    # {message} {template} (MSG)
     rule: str
     ok: int = 200  # status when allowed
     body: Callable | None = None  # (world, record) -> dict
@@ -514,6 +533,30 @@ def check_list_tasks(world, persona, response):
     _activity_names_absent(world, response, ALL - ACTIVITY_SEES[persona])
 
 
+def check_list_messages(world, persona, response):
+    assert response.status_code == 200
+    expected = {world.messages[r].pk for r in SEES[persona]}
+    assert _ids(response) == expected
+    assert response.json()["count"] == len(expected)
+
+
+MESSAGE_TEMPLATE_EDITORS = {"head", "admin"}
+
+
+def template_editor_status(ok):
+    """MSG-2: message templates are written by the KA head and administrators only (403 for others)."""
+
+    def check(world, persona, response):
+        expected = ok if persona in MESSAGE_TEMPLATE_EDITORS else 403
+        assert response.status_code == expected, response.content[:300]
+
+    return check
+
+
+def _template_version(world, record):
+    return {"version": _version(MessageTemplate, world.message_template.pk)}
+
+
 def status_is(expected):
     def check(world, persona, response):
         assert response.status_code == expected, response.content
@@ -543,6 +586,25 @@ def _new_activity_body(world, record):
 
 def _new_task_body(world, record):
     return {"title": "矩阵新任务", "due_at": "2026-01-06T10:00:00+08:00", "account_id": world.accounts[record].pk}
+
+
+def _own_reminders(world, persona) -> set[int]:
+    return {world.reminders[r].pk for r in RECORDS if OWNERS[r] == persona}
+
+
+def check_list_reminders(world, persona, response):
+    assert response.status_code == 200
+    assert _ids(response) == _own_reminders(world, persona)
+
+
+def check_cadence_breaches(world, persona, response):
+    # ENG-2: only accounts in scope; the world's accounts were all visited an hour ago, so none is out.
+    assert response.status_code == 200
+    assert _ids_of_accounts(response) <= {world.accounts[r].pk for r in SEES[persona]}
+
+
+def _ids_of_accounts(response) -> set[int]:
+    return {item["account"]["id"] for item in response.json()["items"]}
 
 
 API_MATRIX: dict[str, Row] = {
@@ -620,6 +682,30 @@ API_MATRIX: dict[str, Row] = {
     "complete_task": Row("POST", "/tasks/{task}/complete", CHANGE_TASK, body=_task_version),
     "cancel_task": Row("POST", "/tasks/{task}/cancel", CHANGE_TASK, body=_task_version),
     "reopen_task": Row("POST", "/tasks/{done_task}/reopen", CHANGE_TASK, body=lambda w, r: {}),
+    # MSG-1 the outbox, MSG-2 templates; a message is visible iff its account is
+    "list_message_templates": Row("GET", "/message-templates", PERSONA, check=status_is(200)),
+    "create_message_template": Row("POST", "/message-templates", PERSONA, check=template_editor_status(201),
+                                   body=lambda w, r: {"name": "矩阵新模板", "channel": "log", "body": "您好"}),
+    "get_message_template": Row("GET", "/message-templates/{template}", PERSONA, check=status_is(200)),
+    "update_message_template": Row("PATCH", "/message-templates/{template}", PERSONA, check=template_editor_status(200),
+                                   body=lambda w, r: {**_template_version(w, r), "body": "{contact.name}好"}),
+    "archive_message_template": Row("POST", "/message-templates/{template}/archive", PERSONA,
+                                    check=template_editor_status(200), body=_template_version),
+    "list_messages": Row("GET", "/messages?page_size=100", PERSONA, check=check_list_messages),
+    "send_message": Row("POST", "/messages", SEE_CONTACT, ok=201,
+                        body=lambda w, r: {"contact_id": w.contacts[r].pk, "channel": "log", "text": "矩阵新短信"}),
+    "send_messages_bulk": Row("POST", "/messages/bulk", SEE_ACCOUNT, ok=201,
+                              body=lambda w, r: {"account_ids": [w.accounts[r].pk], "channel": "log", "text": "矩阵群发"}),
+    "get_message": Row("GET", "/messages/{message}", SEE_ACCOUNT),
+    "set_message_consent": Row("PUT", "/contacts/{contact}/message-consents/sms", CHANGE_CONTACT,
+                               body=lambda w, r: {"opted_out": True, "note": "矩阵退订"}),
+    # Unsigned: refused for everyone (signatures are tested in tests/messaging/test_outbox.py).
+    "messaging_webhook": Row("POST", "/messaging/webhooks/log", PERSONA, check=status_is(401), anonymous=401),
+    # ENG-3 reminders (the caller's own), ENG-2 cadence
+    "list_reminders": Row("GET", "/reminders?page_size=100", PERSONA, check=check_list_reminders),
+    "read_reminder": Row("POST", "/reminders/{reminder}/read", OWN_REMINDER),
+    "dismiss_reminder": Row("POST", "/reminders/{reminder}/dismiss", OWN_REMINDER),
+    "list_cadence_breaches": Row("GET", "/cadence/breaches?page_size=100", PERSONA, check=check_cadence_breaches),
 }  # fmt: skip
 
 
@@ -632,6 +718,7 @@ def check_home_page(world, persona, response):
     # ENG-3: today's and overdue tasks are the persona's own open ones.
     owned = {r for r in RECORDS if OWNERS[r] == persona}
     assert {t.pk for t in response.context["tasks"]} == {world.tasks[r].pk for r in owned}
+    assert {x.pk for x in response.context["reminders"]} == _own_reminders(world, persona)  # ENG-3: one's own
     _names_absent(world, response, ALL - SEES[persona])
     _activity_names_absent(world, response, ALL - SEES[persona])
 
@@ -679,6 +766,16 @@ def check_task_list_page(world, persona, response):
     assert {t.pk for t in page.object_list} == expected
     _names_absent(world, response, ALL - SEES[persona])
     _activity_names_absent(world, response, ALL - ACTIVITY_SEES[persona])
+
+
+def check_reminder_list_page(world, persona, response):
+    assert response.status_code == 200
+    assert {x.pk for x in response.context["page"].object_list} == _own_reminders(world, persona)
+
+
+def check_cadence_page(world, persona, response):
+    assert response.status_code == 200
+    assert {b.account.pk for b in response.context["page"].object_list} <= {world.accounts[r].pk for r in SEES[persona]}
 
 
 def check_account_options(world, persona, response):
@@ -740,6 +837,10 @@ PAGE_MATRIX: dict[str, Row] = {
     "task_complete": Row("POST", "/tasks/{task}/complete/", CHANGE_TASK, ok=302, body=_task_version),
     "task_cancel": Row("POST", "/tasks/{task}/cancel/", CHANGE_TASK, ok=302, body=_task_version),
     "task_reopen": Row("POST", "/tasks/{done_task}/reopen/", CHANGE_TASK, ok=302, body=lambda w, r: {}),
+    "reminder_list": Row("GET", "/reminders/", PERSONA, check=check_reminder_list_page),
+    "reminder_read": Row("POST", "/reminders/{reminder}/read/", OWN_REMINDER, ok=302, body=lambda w, r: {}),
+    "reminder_dismiss": Row("POST", "/reminders/{reminder}/dismiss/", OWN_REMINDER, ok=302, body=lambda w, r: {}),
+    "cadence_breaches": Row("GET", "/cadence/", PERSONA, check=check_cadence_page),
 }  # fmt: skip
 
 
@@ -763,6 +864,9 @@ def expectation(rule: str, persona: str, record: str) -> tuple[bool, bool]:
         return record in ACTIVITY_SEES[persona], record in ACTIVITY_SEES[persona]
     if rule in (CHANGE_ACTIVITY, CHANGE_TASK):
         return record in ACTIVITY_CHANGES[persona], record in ACTIVITY_SEES[persona]
+    if rule == OWN_REMINDER:
+        mine = OWNERS[record] == persona
+        return mine, mine
     if rule == PROMOTE:
         allowed = record in VISITOR_CHANGES[persona] and record in CHANGES[persona]
         return allowed, record in VISITOR_SEES[persona] and record in SEES[persona]
@@ -787,6 +891,9 @@ def _placeholders(world, record) -> dict:
         "activity": world.activities[record].pk,
         "task": world.tasks[record].pk,
         "done_task": world.done_tasks[record].pk,
+        "message": world.messages[record].pk,
+        "template": world.message_template.pk,
+        "reminder": world.reminders[record].pk,
     }
 
 

@@ -6,11 +6,13 @@ from kam.accounts.api import router as accounts_router
 from kam.core import views as core_views
 from kam.core.api import api
 from kam.engagement.api import router as engagement_router
+from kam.messaging.api import router as messaging_router
 from kam.org.api import router as org_router
 
 api.add_router("/", accounts_router)
 api.add_router("/", org_router)
 api.add_router("/", engagement_router)
+api.add_router("/", messaging_router)
 
 urlpatterns = [
     path("", core_views.home, name="home"),

@@ -10,7 +10,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from kam.accounts.models import Account, AccountContact, AccountTeamMember, Contact, TeamAccess, Visitor
-from kam.engagement.models import Activity, Task
+from kam.engagement.models import Activity, Reminder, Task
+from kam.messaging.models import Message
 from kam.org.models import DataScope, Department, Role
 
 # Roles that may change accounts they can see because of their scope (besides owner and team).
@@ -246,3 +247,33 @@ def get_task_for_user(user, pk, *, write: bool = False) -> Task:
     if write and not can_edit_task(user, task):
         raise PermissionDenied
     return task
+
+
+def visible_reminders(user) -> QuerySet[Reminder]:
+    """Reminders (ENG-3) are personal: a user sees only their own inbox, whatever their data scope."""
+    if not _is_active(user):
+        return Reminder.objects.none()
+    return Reminder.objects.filter(user=user)
+
+
+def get_reminder_for_user(user, pk) -> Reminder:
+    """One of the user's own reminders; anyone else's is 404."""
+    reminder = visible_reminders(user).select_related("account", "contact", "task").filter(pk=pk).first()
+    if reminder is None:
+        raise Http404
+    return reminder
+
+
+def visible_messages(user) -> QuerySet[Message]:
+    """Outbox messages (MSG-1) the user may see: exactly those whose account the user may see."""
+    if not _is_active(user):
+        return Message.objects.none()
+    return Message.objects.filter(_account_scope_q(user, prefix="account"), account__is_archived=False)
+
+
+def get_message_for_user(user, pk) -> Message:
+    """The message, if its account is visible; otherwise 404."""
+    message = visible_messages(user).select_related("contact", "account", "template").filter(pk=pk).first()
+    if message is None:
+        raise Http404
+    return message

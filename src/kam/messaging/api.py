@@ -1,0 +1,198 @@
+"""JSON API of messaging (MSG-1, MSG-2): templates, the outbox, and the providers' webhooks."""
+
+import hashlib
+import hmac
+import json
+import os
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from ninja import Query, Router, Status
+from ninja.errors import HttpError
+from ninja.pagination import PageNumberPagination, paginate
+
+from kam.core import scopes
+from kam.core.api import CURRENT_SCHEMAS
+from kam.messaging import schemas as s
+from kam.messaging import selectors, services
+from kam.messaging.models import ConsentSource, Message, MessageTemplate
+
+router = Router(tags=["messaging"])
+CURRENT_SCHEMAS.update({MessageTemplate: s.TemplateOut})
+
+SIGNATURE_HEADER = "X-KAM-Signature"
+PROVIDERS = ("aliyun_sms", "tencent_sms", "email", "log")
+
+
+# ---------------------------------------------------------------------------------------------
+# templates
+
+
+@router.get("/message-templates", response=list[s.TemplateOut], operation_id="list_message_templates")
+@paginate(PageNumberPagination)
+def list_message_templates(request, include_archived: bool = False):
+    """Message templates (MSG-2), shared by all who send."""
+    return selectors.template_list(include_archived=include_archived)
+
+
+@router.post("/message-templates", response={201: s.TemplateOut}, operation_id="create_message_template")
+def create_message_template(request, payload: s.TemplateIn):
+    """A new template (KA head, admin). Fields: {contact.name} {contact.name_en} {account.name} {user.name};
+    an unknown one is a 422 naming it; an SMS body has at most KAM["SMS_MAX_LENGTH"] (500) characters."""
+    return Status(201, services.template_create(actor=request.auth, fields=payload.dict()))
+
+
+@router.get("/message-templates/{template_id}", response=s.TemplateOut, operation_id="get_message_template")
+def get_message_template(request, template_id: int):
+    return selectors.get_template(template_id)
+
+
+@router.patch("/message-templates/{template_id}", response=s.TemplateOut, operation_id="update_message_template")
+def update_message_template(request, template_id: int, payload: s.TemplatePatch):
+    """Change a template; send the `version` you read — a stale one gets 409 with the current template."""
+    data = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None or k == "version"}
+    version = data.pop("version")
+    template = selectors.get_template(template_id)
+    return services.template_update(actor=request.auth, template=template, fields=data, version=version)
+
+
+@router.post("/message-templates/{template_id}/archive", response=s.TemplateOut,
+             operation_id="archive_message_template")  # fmt: skip
+def archive_message_template(request, template_id: int, payload: s.VersionIn):
+    template = selectors.get_template(template_id)
+    return services.template_archive(actor=request.auth, template=template, version=payload.version)
+
+
+# ---------------------------------------------------------------------------------------------
+# the outbox
+
+
+@router.get("/messages", response=list[s.MessageOut], operation_id="list_messages")
+@paginate(PageNumberPagination)
+def list_messages(request, filters: Query[s.MessageFilters]):
+    """Messages to contacts at accounts in your data scope, newest first; filter by status, contact, account, batch."""
+    return selectors.message_list(request.auth, filters=filters.dict())
+
+
+@router.post("/messages", response={201: s.MessageOut}, operation_id="send_message")
+def send_message(request, payload: s.SendIn):
+    """Send one message to a contact you can see, now or `at` a time (MSG-1). An opted-out contact or an
+    unusable address gives a `skipped` message with its reason; an SMS in the quiet hours is moved."""
+    contact = scopes.get_contact_for_user(request.auth, payload.contact_id)
+    template = selectors.get_template(payload.template_id, usable=True) if payload.template_id else None
+    message = services.message_send(actor=request.auth, contact=contact, channel=payload.channel, template=template,
+                                    text=payload.text, subject=payload.subject, at=payload.at,
+                                    account_id=payload.account_id)  # fmt: skip
+    return Status(201, selectors.message_detail(request.auth, message.pk))
+
+
+@router.post("/messages/bulk", response={201: s.BatchOut}, operation_id="send_messages_bulk")
+def send_messages_bulk(request, payload: s.BulkSendIn):
+    """Send to many (MSG-1): hand-picked `contact_ids` and/or all contacts of `account_ids`, all within your
+    scope (an id outside it: 404, nothing sent). One row per recipient; skipped ones are counted."""
+    template = selectors.get_template(payload.template_id, usable=True) if payload.template_id else None
+    batch = services.message_send_bulk(actor=request.auth, channel=payload.channel, contact_ids=payload.contact_ids,
+                                       account_ids=payload.account_ids, template=template, text=payload.text,
+                                       subject=payload.subject, at=payload.at)  # fmt: skip
+    return Status(201, batch)
+
+
+@router.get("/messages/{message_id}", response=s.MessageDetailOut, operation_id="get_message")
+def get_message(request, message_id: int):
+    """One message with its delivery events."""
+    return selectors.message_detail(request.auth, message_id)
+
+
+@router.put("/contacts/{contact_id}/message-consents/{kind}", response=s.ConsentOut, operation_id="set_message_consent")
+def set_message_consent(request, contact_id: int, kind: str, payload: s.ConsentIn):
+    """Record that a contact opts out of (or back into) SMS or e-mail (MSG-2), as told to you; whoever may
+    change the contact may record it. Opted-out contacts' messages are skipped."""
+    contact = scopes.get_contact_for_user(request.auth, contact_id, write=True)
+    return services.consent_set(actor=request.auth, contact=contact, kind=kind, opted_out=payload.opted_out,
+                                source=ConsentSource.API, note=payload.note)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# webhooks
+
+
+def webhook_secret() -> str:
+    return str(settings.KAM.get("MESSAGING_WEBHOOK_SECRET") or os.environ.get("KAM_MESSAGING_WEBHOOK_SECRET", ""))
+
+
+def sign(body: bytes, secret: str) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _verify(request) -> None:
+    given = request.headers.get(SIGNATURE_HEADER, "").strip().removeprefix("sha256=")
+    if not given:
+        raise HttpError(401, _("Missing or wrong webhook signature."))
+    secret = webhook_secret()
+    if not secret:
+        raise HttpError(403, _("Webhooks are disabled: KAM_MESSAGING_WEBHOOK_SECRET is not set."))
+    if not hmac.compare_digest(given.lower(), sign(request.body, secret)):
+        raise HttpError(401, _("Missing or wrong webhook signature."))
+
+
+def _first(item: dict, *names) -> str:
+    for name in names:
+        if item.get(name) not in (None, ""):
+            return str(item[name])
+    return ""
+
+
+def _delivered(item: dict) -> bool | None:
+    if "success" in item:  # Alibaba Cloud: "success": true/false
+        return item["success"] in (True, "true", "True", 1)
+    status = _first(item, "status", "report_status").lower()  # Tencent: SUCCESS / FAIL
+    if status in ("delivered", "success"):
+        return True
+    if status in ("failed", "fail"):
+        return False
+    return None
+
+
+def _event_message(provider: str, item: dict) -> Message | None:
+    reference = _first(item, "reference", "out_id", "session_context")
+    if reference.isdigit():
+        found = Message.objects.filter(pk=int(reference)).first()
+        if found is not None:
+            return found
+    provider_id = _first(item, "message_id", "biz_id", "sid")
+    return Message.objects.filter(provider_message_id=provider_id).first() if provider_id else None
+
+
+@router.post("/messaging/webhooks/{provider}", auth=None, response=s.WebhookOut, operation_id="messaging_webhook")
+def messaging_webhook(request, provider: str):
+    """Delivery reports and replies from a provider, signed with HMAC-SHA256 of the raw body under the shared
+    secret KAM_MESSAGING_WEBHOOK_SECRET, hex in the `X-KAM-Signature` header. One JSON object or a list:
+    `{"type": "delivery", "reference" | "message_id", "status": "delivered" | "failed", "code", "description"}`
+    or `{"type": "reply", "from", "text"}` (Alibaba's and Tencent's field names are understood too).
+    A reply "退订" / "TD" / "unsubscribe" opts the sender out of that channel kind."""
+    _verify(request)
+    if provider not in PROVIDERS:
+        raise HttpError(404, _("Unknown provider."))
+    try:
+        data = json.loads(request.body.decode("utf-8") or "null")
+    except (UnicodeDecodeError, ValueError):
+        raise HttpError(400, _("The body is not JSON.")) from None
+    items = data if isinstance(data, list) else [data]
+    deliveries = replies = 0
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        text = _first(item, "text", "content", "reply")
+        sender = _first(item, "from", "phone_number", "mobile", "sender")
+        if item.get("type") == "reply" or (text and sender and item.get("type") != "delivery"):
+            services.reply_receive(provider=provider, sender=sender, text=text)
+            replies += 1
+            continue
+        message, delivered = _event_message(provider, item), _delivered(item)
+        if message is not None and delivered is not None:
+            payload = json.dumps(item, ensure_ascii=False)[:500]  # an excerpt of the provider's report
+            services.message_record_delivery(message=message, delivered=delivered,
+                                             provider_code=_first(item, "code", "err_code", "errmsg"),
+                                             detail=_first(item, "description", "err_msg"), payload=payload)  # fmt: skip
+            deliveries += 1
+    return {"deliveries": deliveries, "replies": replies}
