@@ -13,15 +13,19 @@ from kam.core import regions, scopes
 from kam.engagement.selectors import inbox, my_tasks
 from kam.org.services import user_set_language
 
+HOME_TASKS = 20  # tasks shown on the home page; a manager can have hundreds due (each costs rendering)
+
 
 @login_required
 def home(request):
     accounts = account_list(request.user)
+    tasks = my_tasks(request.user, timezone.localdate())
     context = {
         "account_count": accounts.count(),
         "my_count": accounts.filter(owner=request.user).count(),
         "recent": scopes.visible_accounts(request.user).select_related("owner").order_by("-updated_at")[:10],
-        "tasks": my_tasks(request.user, timezone.localdate()),  # ENG-3: today's and overdue
+        "tasks": tasks[:HOME_TASKS],  # ENG-3: today's and overdue, soonest first; the rest on the task list
+        "tasks_due_count": tasks.count(),
         "reminders": inbox(request.user, unread=True)[:10],  # ENG-3: today's unread reminders, birthdays
         "now": timezone.now(),
     }

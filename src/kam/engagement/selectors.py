@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import chinese_calendar
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Case, IntegerField, Max, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -208,9 +208,9 @@ def _aware(value: datetime) -> datetime:
     return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
-def my_tasks(user, today: date) -> list[Task]:
+def my_tasks(user, today: date) -> QuerySet[Task]:
     """The user's open tasks due today (a local day) or earlier, i.e. overdue; soonest first (ENG-3)."""
-    return list(
+    return (
         scopes.visible_tasks(user)
         .filter(assignee=user, status=TaskStatus.OPEN, due_at__lt=_day_start(today + timedelta(days=1)))
         .select_related("account", "contact", "assignee")
@@ -294,7 +294,15 @@ def cadence_breaches_in(accounts: QuerySet[Account], today: date) -> list[Cadenc
         overdue |= Q(lifecycle=lifecycle, last_contact_at__lt=_day_start(today - timedelta(days=rule.max_days)))
     rows = (
         accounts.filter(is_archived=False, lifecycle__in=list(rules))
-        .annotate(last_activity_at=Max("activities__happened_at", filter=Q(activities__is_archived=False)))
+        # A correlated lookup of each account's newest activity (the timeline index), not a GROUP BY
+        # over all the activities: SQLite sorted 2 million rows for that (10.6 s → 2.9 s).
+        .annotate(
+            last_activity_at=Subquery(
+                Activity.objects.filter(account=OuterRef("pk"), is_archived=False)
+                .order_by("-happened_at", "-id")
+                .values("happened_at")[:1]
+            )
+        )
         .annotate(last_contact_at=Coalesce("last_activity_at", "created_at"))
         .filter(overdue)
         .select_related("owner", "department")
