@@ -18,8 +18,14 @@ This BYPASSES THE SERVICES ON PURPOSE: writing a million contacts one by one thr
     search terms) with executemany on SQLite or COPY on PostgreSQL; the search-term indexes are
     dropped during the load and rebuilt afterwards (much faster than updating them row by row).
 
+With --activities N it also writes N activities (issue 4; see ActivityGenerator): visits, calls…
+over the last two years with the contacts met (M2M), the owner as participant, ~5 % with an open
+follow-up task due around today. Run on an archive it generated earlier at the same size without
+activities, it adds just the activities (accounts and contacts stay).
+
 Running it again on a database it already filled at the same size does nothing (a marker file
-in KAM_DATA_DIR records what was generated); a database with other data is refused.
+in KAM_DATA_DIR records what was generated, activities included); a database with other data is
+refused.
 """
 
 import argparse
@@ -28,7 +34,7 @@ import os
 import random
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -512,6 +518,150 @@ class Generator:
         log(f"search terms: {self.search_rows:,}")
 
 
+# ---------------------------------------------------------------------------------------------
+# activities (issue 4): added to an archive generated before
+
+
+ACTIVITY_KINDS = {  # kind → (weight, subjects)
+    "visit": (35, ["季度业务回顾拜访", "新品介绍拜访", "年度采购计划沟通", "现场技术交流", "客户满意度回访", "合同执行情况了解"]),
+    "call": (30, ["电话跟进报价", "确认样品需求", "付款进度沟通", "电话回访使用情况", "约定下次拜访时间"]),
+    "message": (20, ["微信发送产品资料", "短信确认会议安排", "邮件发送报价单", "微信沟通交付时间"]),
+    "meeting": (8, ["招标前技术澄清会", "项目启动会", "年度合作洽谈会", "商务谈判会议"]),
+    "sample_delivery": (4, ["送样测试", "样品交付及试用说明"]),
+    "executive_visit": (3, ["高层互访", "总经理拜访客户高层"]),
+}  # fmt: skip
+OUTCOMES = ["", "", "客户认可方案，等待内部审批", "需进一步技术交流", "对价格有顾虑", "同意安排试用", "暂无采购计划"]
+NEXT_STEPS = ["发送正式报价", "回电确认需求", "安排技术交流", "跟进合同审批", "准备投标资料", "寄送样品", "约见决策人"]
+TASK_SHARE = 0.05  # activities with an open follow-up task, due around today
+ACTIVITY_BATCH = 50_000
+
+
+class ActivityGenerator:
+    """Activities at the generated accounts, read back from the database (so they can be added later).
+
+    Per account a varying number (some none), happened over the last two years at office hours, kinds
+    mixed; recorded by the account's owner, who is the one participant; one or two of the account's
+    contacts met; TASK_SHARE of them with an open task for the owner due within 14 days of today."""
+
+    def __init__(self, *, activities: int, seed: int):
+        from django.utils import timezone
+
+        self.n = activities
+        self.rng = random.Random(seed * 31 + 7)
+        self.today = timezone.localdate()
+        self.tasks = 0
+        self.links = 0
+
+    def _sizes(self, n_accounts: int) -> list[int]:
+        """Activities per account: exactly self.n in all, skewed (a few accounts see a lot, some none)."""
+        weights = [self.rng.expovariate(1.0) ** 1.5 for _ in range(n_accounts)]
+        total = sum(weights)
+        sizes = [int(self.n * w / total) for w in weights]
+        for _ in range(self.n - sum(sizes)):
+            sizes[self.rng.randrange(n_accounts)] += 1
+        return sizes
+
+    def run(self) -> None:
+        from django.db import connection, transaction
+        from django.utils import timezone
+
+        from kam.accounts.models import Account, AccountContact
+        from kam.engagement.models import Activity, Task
+
+        started = time.monotonic()
+        rng = self.rng
+        adapt = connection.ops.adapt_datetimefield_value
+        activity_columns = ["id", "created_at", "updated_at", "version", "account_id", "kind", "happened_at", "subject",
+                            "notes", "outcome", "next_step", "next_step_due", "created_by_id", "is_archived"]  # fmt: skip
+        task_columns = ["id", "created_at", "updated_at", "version", "title", "notes", "account_id", "contact_id",
+                        "activity_id", "assignee_id", "due_at", "status", "done_at", "created_by_id"]  # fmt: skip
+        contacts_through, participants_through = Activity.contacts.through, Activity.participants.through
+        contact_columns, participant_columns = ["id", "activity_id", "contact_id"], ["id", "activity_id", "user_id"]
+        for model, columns in [(Activity, activity_columns), (Task, task_columns), (contacts_through, contact_columns),
+                               (participants_through, participant_columns)]:  # fmt: skip
+            concrete = {f.column for f in model._meta.concrete_fields}
+            assert concrete == set(columns), f"{model.__name__}'s columns changed: {concrete ^ set(columns)}"
+
+        accounts = list(Account.objects.order_by("pk").values_list("pk", "owner_id"))
+        contacts_of: dict[int, list[int]] = {}
+        for account_id, contact_id in AccountContact.objects.order_by("account_id", "id").values_list(
+            "account_id", "contact_id"
+        ):
+            contacts_of.setdefault(account_id, []).append(contact_id)
+        kinds = list(ACTIVITY_KINDS)
+        kind_weights = [ACTIVITY_KINDS[k][0] for k in kinds]
+        today_start = timezone.make_aware(datetime.combine(self.today, datetime.min.time()))
+        activity_pk, task_pk = next_id(Activity), next_id(Task)
+        contact_link_pk, participant_pk = next_id(contacts_through), next_id(participants_through)
+        activities, tasks, contact_links, participant_links = [], [], [], []
+        done = 0
+
+        def flush():
+            nonlocal activities, tasks, contact_links, participant_links
+            with transaction.atomic():
+                insert_rows(Activity, activity_columns, activities)
+                insert_rows(contacts_through, contact_columns, contact_links)
+                insert_rows(participants_through, participant_columns, participant_links)
+                insert_rows(Task, task_columns, tasks)
+            self.tasks += len(tasks)
+            self.links += len(contact_links)
+            activities, tasks, contact_links, participant_links = [], [], [], []
+
+        for (account_id, owner_id), size in zip(accounts, self._sizes(len(accounts)), strict=True):
+            met = contacts_of.get(account_id, [])
+            for _ in range(size):
+                kind = rng.choices(kinds, kind_weights)[0]
+                # Office hours (local) on one of the last 730 days.
+                happened = today_start - timedelta(days=rng.randint(1, 730), hours=-rng.randint(8, 18),
+                                                   minutes=-rng.randrange(60))  # fmt: skip
+                at = adapt(happened)
+                next_step, due = "", None
+                if rng.random() < TASK_SHARE:
+                    next_step = rng.choice(NEXT_STEPS)
+                    due = today_start + timedelta(days=rng.randint(-14, 14), hours=rng.randint(9, 17))
+                    tasks.append((task_pk, at, at, 1, next_step, "", account_id, met[0] if met else None, activity_pk,
+                                  owner_id, adapt(due), "open", None, owner_id))  # fmt: skip
+                    task_pk += 1
+                activities.append((activity_pk, at, at, 1, account_id, kind, at, happened_subject(rng, kind), "",
+                                   rng.choice(OUTCOMES), next_step, adapt(due) if due else None, owner_id, False))  # fmt: skip
+                for contact_id in rng.sample(met, min(len(met), rng.randint(1, 2))):
+                    contact_links.append((contact_link_pk, activity_pk, contact_id))
+                    contact_link_pk += 1
+                participant_links.append((participant_pk, activity_pk, owner_id))
+                participant_pk += 1
+                activity_pk += 1
+                done += 1
+            if len(activities) >= ACTIVITY_BATCH:
+                flush()
+                if done % 500_000 < ACTIVITY_BATCH:
+                    log(f"activities: {done:,}")
+        flush()
+        seconds = time.monotonic() - started
+        log(f"activities: {done:,} in {seconds:.0f} s ({done / max(seconds, 0.001):,.0f}/s), "
+            f"{self.links:,} contacts met, {self.tasks:,} open tasks")  # fmt: skip
+
+
+def happened_subject(rng: random.Random, kind: str) -> str:
+    return rng.choice(ACTIVITY_KINDS[kind][1])
+
+
+def add_activities(n: int, seed: int) -> float:
+    """Write n activities (and their tasks and links) with the engagement indexes dropped; the seconds."""
+    from django.db import connection
+
+    from kam.engagement.models import Activity, Task
+
+    started = time.monotonic()
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=OFF")
+            cursor.execute("PRAGMA cache_size=-1048576")
+    with DroppedIndexes(Activity), DroppedIndexes(Task):
+        ActivityGenerator(activities=n, seed=seed).run()
+    reset_sequences([Activity, Task, Activity.contacts.through, Activity.participants.through])
+    return time.monotonic() - started
+
+
 def analyze() -> None:
     """Refresh the planner statistics (PostgreSQL's autovacuum would do this on its own)."""
     from django.db import connection
@@ -526,6 +676,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--activities", type=int, default=0,
+                        help="activities to add (with contacts met, participants, ~5 %% open tasks); 0: none. "
+                             "Added to an archive generated earlier at the same size, too")  # fmt: skip
     parser.add_argument("--managers", type=int, default=200)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--analyze", choices=["auto", "yes", "no"], default="auto",
@@ -537,21 +690,37 @@ def main(argv=None) -> int:
     from django.db import connection
 
     from kam.accounts.models import Account
+    from kam.engagement.models import Activity
     from kam.org.models import User
 
     call_command("migrate", interactive=False, verbosity=0)
     marker = settings.DATA_DIR / "bench-generated.json"
     wanted = {"accounts": args.accounts, "contacts": args.contacts, "managers": args.managers, "seed": args.seed,
               "database": connection.vendor}  # fmt: skip
+    state = json.loads(marker.read_text()) if marker.exists() else {}
+    run_analyze = args.analyze == "yes" or (args.analyze == "auto" and connection.vendor == "postgresql")
     if Account.objects.exists() or User.objects.exists():
-        if marker.exists() and json.loads(marker.read_text()).get("size") == wanted:
-            log(
-                f"already generated at this size ({args.accounts:,} accounts, {args.contacts:,} contacts); nothing to do"
-            )
+        if state.get("size") != wanted:
+            print("The database already has other data; point KAM_DATA_DIR / KAM_DATABASE_URL at an empty one.",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        have = state.get("activities", 0)
+        if args.activities in (0, have):
+            log(f"already generated at this size ({args.accounts:,} accounts, {args.contacts:,} contacts, "
+                f"{have:,} activities); nothing to do")  # fmt: skip
             return 0
-        print("The database already has other data; point KAM_DATA_DIR / KAM_DATABASE_URL at an empty one.",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        if have or Activity.objects.exists():
+            print(f"The database already has {Activity.objects.count():,} activities (wanted {args.activities:,}); "
+                  "generate into an empty one.", file=sys.stderr)  # fmt: skip
+            return 2
+        log(f"adding {args.activities:,} activities to {args.accounts:,} accounts in {connection.vendor}")
+        seconds = add_activities(args.activities, args.seed)
+        if run_analyze:
+            analyze()
+        state.update(activities=args.activities, activities_seconds=round(seconds, 1))
+        marker.write_text(json.dumps(state, indent=2))
+        log(f"done in {seconds:.0f} s")
+        return 0
     if args.accounts < 1 or args.contacts < args.accounts:
         print("Give at least one account and at least one contact per account.", file=sys.stderr)
         return 2
@@ -559,12 +728,16 @@ def main(argv=None) -> int:
     started = time.monotonic()
     Generator(accounts=args.accounts, contacts=args.contacts, seed=args.seed).run(args.managers)
     generation = time.monotonic() - started
-    if args.analyze == "yes" or (args.analyze == "auto" and connection.vendor == "postgresql"):
+    state = {"size": wanted, "generation_seconds": round(generation, 1)}
+    if args.activities:
+        seconds = add_activities(args.activities, args.seed)
+        state.update(activities=args.activities, activities_seconds=round(seconds, 1))
+    if run_analyze:
         analyze()
     total = time.monotonic() - started
     log(f"done in {total:.0f} s")
-    marker.write_text(json.dumps({"size": wanted, "generation_seconds": round(generation, 1),
-                                  "total_seconds": round(total, 1)}, indent=2))  # fmt: skip
+    state["total_seconds"] = round(total, 1)
+    marker.write_text(json.dumps(state, indent=2))
     return 0
 
 

@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -36,7 +37,11 @@ CREATED_PREFIX = "深圳基准测试"
 USERS = {"head": BENCH_HEAD, "admin": BENCH_ADMIN, "manager": BENCH_MANAGER}
 # Targets (p95 of the server time, milliseconds): see bench/README.md.
 TARGETS = {"list": 30, "detail": 30, "detail_contacts": 30, "search_fragment": 100, "search_long_fragment": 100,
-           "search_initials": 100, "search_contact_name": 100, "create": 50}  # fmt: skip
+           "search_initials": 100, "search_contact_name": 100, "create": 50, "timeline": 50, "home": 100}  # fmt: skip
+# Operations of the web pages (session cookie) rather than the API (bearer token).
+PAGE_OPERATIONS = {"home"}
+# The day's reminders and cadence breaches for all users (bench/reminders_bench.py), seconds.
+REMINDERS_TARGET_SECONDS = 30
 
 
 class Server:
@@ -85,15 +90,22 @@ class Client:
     def __init__(self, port: int):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
         self.token = ""
+        self.cookies: dict[str, str] = {}  # the web pages' session (and CSRF) cookies
 
-    def call(self, method: str, path: str, body=None) -> tuple[int, bytes, float]:
+    def call(self, method: str, path: str, body=None, *, form: dict | None = None) -> tuple[int, bytes, float]:
         headers = {"Host": "localhost", "Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        elif form is not None:
+            data = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Accept"] = "text/html"
         started = time.perf_counter()
         try:
             self.conn.request(method, path, body=data, headers=headers)
@@ -105,7 +117,11 @@ class Client:
             self.conn.request(method, path, body=data, headers=headers)
             response = self.conn.getresponse()
         payload = response.read()
-        return response.status, payload, (time.perf_counter() - started) * 1000
+        elapsed = (time.perf_counter() - started) * 1000
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            name, _, value = cookie.split(";", 1)[0].partition("=")
+            self.cookies[name.strip()] = value.strip()
+        return response.status, payload, elapsed
 
     def login(self, username: str) -> None:
         status, payload, _ms = self.call(
@@ -114,6 +130,17 @@ class Client:
         if status != 200:
             raise RuntimeError(f"login of {username} failed: {status} {payload[:200]!r}")
         self.token = json.loads(payload)["token"]
+
+    def session_login(self, username: str) -> None:
+        """Log in to the web pages as a browser does: the login form's CSRF token, then POST /login/."""
+        status, page, _ms = self.call("GET", "/login/")
+        found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        if status != 200 or not found or "csrftoken" not in self.cookies:
+            raise RuntimeError(f"no login form for {username}: {status}")
+        form = {"username": username, "password": BENCH_PASSWORD, "csrfmiddlewaretoken": found.group(1).decode()}
+        status, payload, _ms = self.call("POST", "/login/", form=form)
+        if status != 302 or "sessionid" not in self.cookies:
+            raise RuntimeError(f"session login of {username} failed: {status} {payload[:200]!r}")
 
 
 def free_port() -> int:
@@ -133,11 +160,13 @@ def dataset() -> dict:
     from django.db import connection
 
     from kam.accounts.models import Account, Contact
+    from kam.engagement.models import Activity
 
     marker = settings.DATA_DIR / "bench-generated.json"
     generated = json.loads(marker.read_text()) if marker.exists() else {}
     return {"database": connection.vendor, "accounts": Account.objects.count(), "contacts": Contact.objects.count(),
-            "generation_seconds": generated.get("generation_seconds")}  # fmt: skip
+            "activities": Activity.objects.count(), "generation_seconds": generated.get("generation_seconds"),
+            "activities_seconds": generated.get("activities_seconds")}  # fmt: skip
 
 
 def plan(username: str, requests: int, warmup: int, rng: random.Random) -> dict:
@@ -178,6 +207,10 @@ def plan(username: str, requests: int, warmup: int, rng: random.Random) -> dict:
         "detail": [("GET", f"/api/v1/accounts/{pk}", None) for pk in ids],
         "detail_contacts": [("GET", f"/api/v1/accounts/{pk}/contacts", None) for pk in ids],
         "create": [("POST", "/api/v1/accounts", create(i)) for i in range(n)],
+        # The account's newest page of activities and updates (the same random visible accounts).
+        "timeline": [("GET", f"/api/v1/accounts/{pk}/timeline", None) for pk in ids],
+        # The home page: counts, today's and overdue tasks, today's reminders, recently changed accounts.
+        "home": [("GET", "/", None)] * n,
     }
 
 
@@ -204,7 +237,7 @@ def measure(server: Server, client: Client, calls: list, warmup: int) -> dict:
     for method, path, body in calls[warmup:]:
         status, payload, ms = client.call(method, path, body)
         client_ms.append(ms)
-        if status >= 400:
+        if status >= 300:  # a page redirecting (to the login) is an error here too
             errors += 1
             first_error = first_error or f"{status} {payload[:200]!r}"
     measured = len(calls) - warmup
@@ -228,8 +261,9 @@ def print_table(reports: list[dict]) -> None:
     """The HTTP results, then generation times and import results, as plain text tables."""
     http = [r for r in reports if "results" in r]
     imports = [r for r in reports if "wall_seconds" in r]
-    header = f"{'database':<11}{'accounts':>9}{'contacts':>10}  {'user':<7} {'operation':<20}{'server med':>11}" \
-             f"{'p95':>9}{'client med':>11}{'p95':>9}{'target p95':>11}  ok"  # fmt: skip
+    reminders = [r for r in reports if "reminders_seconds" in r]
+    header = f"{'database':<11}{'accounts':>9}{'contacts':>10}{'activities':>11}  {'user':<7} {'operation':<20}" \
+             f"{'server med':>11}{'p95':>9}{'client med':>11}{'p95':>9}{'target p95':>11}  ok"  # fmt: skip
     print(header)
     print("-" * len(header))
     for report in http:
@@ -238,7 +272,8 @@ def print_table(reports: list[dict]) -> None:
             ok = "—" if target is None else ("yes" if row["server_p95_ms"] <= target and not row["errors"] else "NO")
             if row["errors"]:
                 ok += f" ({row['errors']} errors)"
-            print(f"{report['database']:<11}{report['accounts']:>9,}{report['contacts']:>10,}  {row['user']:<7} "
+            print(f"{report['database']:<11}{report['accounts']:>9,}{report['contacts']:>10,}"
+                  f"{report.get('activities', 0):>11,}  {row['user']:<7} "
                   f"{row['operation']:<20}{row['server_median_ms']:>9.1f}ms{row['server_p95_ms']:>7.1f}ms"
                   f"{row['client_median_ms']:>9.1f}ms{row['client_p95_ms']:>7.1f}ms"
                   f"{'' if target is None else f'{target} ms':>11}  {ok}")  # fmt: skip
@@ -247,6 +282,9 @@ def print_table(reports: list[dict]) -> None:
         if report.get("generation_seconds"):
             print(f"generation on {report['database']}: {report['generation_seconds']:.0f} s "
                   f"({report['accounts']:,} accounts, {report['contacts']:,} contacts)")  # fmt: skip
+        if report.get("activities_seconds"):
+            print(f"activities added on {report['database']}: {report['activities_seconds']:.0f} s "
+                  f"({report['activities']:,} activities)")  # fmt: skip
     for report in imports:
         ok = report["exit_code"] == 0 and report["wall_seconds"] <= 60 and (report["peak_rss_mb"] or 0) <= 400
         verdict = f"target for 100,000 rows ≤ 60 s, ≤ 400 MB: {'yes' if ok else 'NO'}" if report["rows"] == 100_000 else (
@@ -254,6 +292,15 @@ def print_table(reports: list[dict]) -> None:
         print(f"import of {report['rows']:,} accounts (xlsx) on {report['database']}: {report['wall_seconds']:.0f} s, "
               f"peak RSS {report['peak_rss_mb']} MB, exit {report['exit_code']}, {report['imported']:,} imported "
               f"({verdict})")  # fmt: skip
+    for report in reminders:
+        ok = report["reminders_seconds"] <= REMINDERS_TARGET_SECONDS
+        print(f"reminders and cadence breaches for all users on {report['database']} ({report['accounts']:,} accounts, "
+              f"{report['activities']:,} activities): {report['reminders_seconds']:.1f} s (reminders_for_day "
+              f"{report['reminders_for_day_seconds']:.1f} s: {report['reminders_made']:,} made; weekly cadence review "
+              f"{report['cadence_review_seconds']:.1f} s; target ≤ {REMINDERS_TARGET_SECONDS} s: {'yes' if ok else 'NO'})")  # fmt: skip
+        if report.get("per_user_seconds") is not None:
+            print(f"  cadence_breaches(user) for each of {report['per_user_users']:,} users: "
+                  f"{report['per_user_seconds']:.1f} s ({report['per_user_breaches']:,} breaches listed)")  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -278,7 +325,9 @@ def main(argv=None) -> int:
     setup_django()
     report = {"label": args.label, **dataset(), "requests": args.requests, "warmup": args.warmup, "results": []}
     print(
-        f"dataset: {report['database']}, {report['accounts']:,} accounts, {report['contacts']:,} contacts", flush=True
+        f"dataset: {report['database']}, {report['accounts']:,} accounts, {report['contacts']:,} contacts, "
+        f"{report['activities']:,} activities",
+        flush=True,
     )
     out = Path(args.out) if args.out else ROOT / "bench" / "out" / f"{args.label or report['database']}.json"
     args.port = args.port or free_port()
@@ -288,6 +337,8 @@ def main(argv=None) -> int:
         for key in args.users.split(","):
             client = Client(args.port)
             client.login(USERS[key])
+            if PAGE_OPERATIONS & set(args.operations.split(",")):
+                client.session_login(USERS[key])
             calls = plan(USERS[key], args.requests, args.warmup, rng)
             for operation in args.operations.split(","):
                 started = time.monotonic()

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Benchmarks on SQLite and PostgreSQL (`make bench`; see bench/README.md).
 #   BENCH_ACCOUNTS (100000)  BENCH_CONTACTS (1000000)  BENCH_REQUESTS (200 per operation)
-#   BENCH_IMPORT_ROWS (100000; 0 skips the import benchmark)  BENCH_PG_PORT (54350)  BENCH_OUT (bench/out)
+#   BENCH_ACTIVITIES (2000000; 0: none)  BENCH_IMPORT_ROWS (100000; 0 skips the import benchmark)
+#   BENCH_PG_PORT (54350)  BENCH_OUT (bench/out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
 py=$PWD/.venv/bin/python
 accounts=${BENCH_ACCOUNTS:-100000}
 contacts=${BENCH_CONTACTS:-1000000}
+activities=${BENCH_ACTIVITIES:-2000000}
 requests=${BENCH_REQUESTS:-200}
 import_rows=${BENCH_IMPORT_ROWS:-100000}
 out=${BENCH_OUT:-$PWD/bench/out}
@@ -15,13 +17,16 @@ mkdir -p "$out"
 unset KAM_DATABASE_URL
 results=()
 
-echo "== SQLite: $accounts accounts, $contacts contacts"
-# Kept between runs: generated once per size (the marker file in the directory says which).
+echo "== SQLite: $accounts accounts, $contacts contacts, $activities activities"
+# Kept between runs: generated once per size (the marker file in the directory says which); the
+# activities are added to an archive generated earlier without them.
 export KAM_DATA_DIR=$PWD/bench/data/sqlite-$accounts-$contacts
 mkdir -p "$KAM_DATA_DIR"
-"$py" bench/generate.py --accounts "$accounts" --contacts "$contacts"
+"$py" bench/generate.py --accounts "$accounts" --contacts "$contacts" --activities "$activities"
 "$py" bench/http_bench.py --label sqlite --requests "$requests" --out "$out/sqlite.json"
 results+=("$out/sqlite.json")
+"$py" bench/reminders_bench.py --label sqlite --out "$out/reminders-sqlite.json"
+results+=("$out/reminders-sqlite.json")
 if [ "$import_rows" -gt 0 ]; then
   rm -rf "$PWD/bench/data/import-sqlite"
   if KAM_DATA_DIR=$PWD/bench/data/import-sqlite "$py" bench/import_bench.py --rows "$import_rows" --label sqlite \
@@ -29,7 +34,7 @@ if [ "$import_rows" -gt 0 ]; then
   results+=("$out/import-sqlite.json")
 fi
 
-echo "== PostgreSQL: $accounts accounts, $contacts contacts"
+echo "== PostgreSQL: $accounts accounts, $contacts contacts, $activities activities"
 pgdir=$(mktemp -d /tmp/kam-bench-pg-XXXX)
 trap 'scripts/postgres.sh stop "$pgdir"' EXIT
 url=$(scripts/postgres.sh start "$pgdir" "${BENCH_PG_PORT:-54350}")
@@ -37,9 +42,11 @@ url=$(scripts/postgres.sh start "$pgdir" "${BENCH_PG_PORT:-54350}")
 export KAM_DATA_DIR=$PWD/bench/data/postgresql
 rm -rf "$KAM_DATA_DIR"
 mkdir -p "$KAM_DATA_DIR"
-KAM_DATABASE_URL=$url "$py" bench/generate.py --accounts "$accounts" --contacts "$contacts"
+KAM_DATABASE_URL=$url "$py" bench/generate.py --accounts "$accounts" --contacts "$contacts" --activities "$activities"
 KAM_DATABASE_URL=$url "$py" bench/http_bench.py --label postgresql --requests "$requests" --out "$out/postgresql.json"
 results+=("$out/postgresql.json")
+KAM_DATABASE_URL=$url "$py" bench/reminders_bench.py --label postgresql --out "$out/reminders-postgresql.json"
+results+=("$out/reminders-postgresql.json")
 if [ "$import_rows" -gt 0 ]; then
   pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   "$pgbin/psql" "$url" -qc "CREATE DATABASE kam_import"
