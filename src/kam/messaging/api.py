@@ -15,7 +15,7 @@ from kam.core import scopes
 from kam.core.api import CURRENT_SCHEMAS
 from kam.messaging import schemas as s
 from kam.messaging import selectors, services
-from kam.messaging.models import ConsentSource, Message, MessageTemplate
+from kam.messaging.models import ConsentSource, MessageTemplate
 
 router = Router(tags=["messaging"])
 CURRENT_SCHEMAS.update({MessageTemplate: s.TemplateOut})
@@ -135,34 +135,6 @@ def _verify(request) -> None:
         raise HttpError(401, _("Missing or wrong webhook signature."))
 
 
-def _first(item: dict, *names) -> str:
-    for name in names:
-        if item.get(name) not in (None, ""):
-            return str(item[name])
-    return ""
-
-
-def _delivered(item: dict) -> bool | None:
-    if "success" in item:  # Alibaba Cloud: "success": true/false
-        return item["success"] in (True, "true", "True", 1)
-    status = _first(item, "status", "report_status").lower()  # Tencent: SUCCESS / FAIL
-    if status in ("delivered", "success"):
-        return True
-    if status in ("failed", "fail"):
-        return False
-    return None
-
-
-def _event_message(provider: str, item: dict) -> Message | None:
-    reference = _first(item, "reference", "out_id", "session_context")
-    if reference.isdigit():
-        found = Message.objects.filter(pk=int(reference)).first()
-        if found is not None:
-            return found
-    provider_id = _first(item, "message_id", "biz_id", "sid")
-    return Message.objects.filter(provider_message_id=provider_id).first() if provider_id else None
-
-
 @router.post("/messaging/webhooks/{provider}", auth=None, response=s.WebhookOut, operation_id="messaging_webhook")
 def messaging_webhook(request, provider: str):
     """Delivery reports and replies from a provider, signed with HMAC-SHA256 of the raw body under the shared
@@ -177,22 +149,5 @@ def messaging_webhook(request, provider: str):
         data = json.loads(request.body.decode("utf-8") or "null")
     except (UnicodeDecodeError, ValueError):
         raise HttpError(400, _("The body is not JSON.")) from None
-    items = data if isinstance(data, list) else [data]
-    deliveries = replies = 0
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        text = _first(item, "text", "content", "reply")
-        sender = _first(item, "from", "phone_number", "mobile", "sender")
-        if item.get("type") == "reply" or (text and sender and item.get("type") != "delivery"):
-            services.reply_receive(provider=provider, sender=sender, text=text)
-            replies += 1
-            continue
-        message, delivered = _event_message(provider, item), _delivered(item)
-        if message is not None and delivered is not None:
-            payload = json.dumps(item, ensure_ascii=False)[:500]  # an excerpt of the provider's report
-            services.message_record_delivery(message=message, delivered=delivered,
-                                             provider_code=_first(item, "code", "err_code", "errmsg"),
-                                             detail=_first(item, "description", "err_msg"), payload=payload)  # fmt: skip
-            deliveries += 1
+    deliveries, replies = services.webhook_receive(provider=provider, items=data if isinstance(data, list) else [data])
     return {"deliveries": deliveries, "replies": replies}

@@ -4,6 +4,7 @@ Sending itself is in kam.messaging.jobs: the services here only put rows in the 
 caller's transaction) and queue the job that sends them.
 """
 
+import json
 import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -510,3 +511,62 @@ def reply_receive(*, provider: str, sender: str, text: str, at=None) -> InboundR
     return InboundReply.objects.create(provider=provider[:20], sender=sender[:254], text=text[:2000], contact=contact,
                                        account_id=account_id, opted_out=opted_out,
                                        received_at=at or timezone.now())  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# webhook items (authenticated by the API before they get here)
+
+
+def webhook_receive(*, provider: str, items: list) -> tuple[int, int]:
+    """Delivery reports and replies from a provider's webhook; (deliveries, replies) recorded.
+
+    An item is a reply when it says so, or has a text and a sender and does not say it is a delivery
+    report; otherwise a delivery report of the message it references (our id, or the provider's).
+    Alibaba's and Tencent's own field names are understood besides ours. Unknown items are ignored.
+    """
+    deliveries = replies = 0
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        text = _first(item, "text", "content", "reply")
+        sender = _first(item, "from", "phone_number", "mobile", "sender")
+        if item.get("type") == "reply" or (text and sender and item.get("type") != "delivery"):
+            reply_receive(provider=provider, sender=sender, text=text)
+            replies += 1
+            continue
+        message, delivered = _reported_message(item), _delivered(item)
+        if message is not None and delivered is not None:
+            payload = json.dumps(item, ensure_ascii=False)[:500]  # an excerpt of the provider's report
+            message_record_delivery(message=message, delivered=delivered,
+                                    provider_code=_first(item, "code", "err_code", "errmsg"),
+                                    detail=_first(item, "description", "err_msg"), payload=payload)  # fmt: skip
+            deliveries += 1
+    return deliveries, replies
+
+
+def _first(item: dict, *names) -> str:
+    for name in names:
+        if item.get(name) not in (None, ""):
+            return str(item[name])
+    return ""
+
+
+def _delivered(item: dict) -> bool | None:
+    if "success" in item:  # Alibaba Cloud: "success": true/false
+        return item["success"] in (True, "true", "True", 1)
+    status = _first(item, "status", "report_status").lower()  # Tencent: SUCCESS / FAIL
+    if status in ("delivered", "success"):
+        return True
+    if status in ("failed", "fail"):
+        return False
+    return None
+
+
+def _reported_message(item: dict) -> Message | None:
+    reference = _first(item, "reference", "out_id", "session_context")
+    if reference.isdigit():
+        found = Message.objects.filter(pk=int(reference)).first()
+        if found is not None:
+            return found
+    provider_id = _first(item, "message_id", "biz_id", "sid")
+    return Message.objects.filter(provider_message_id=provider_id).first() if provider_id else None
