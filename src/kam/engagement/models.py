@@ -58,11 +58,22 @@ class TaskStatus(models.TextChoices):
     CANCELLED = "cancelled", _("cancelled")
 
 
+class TaskKind(models.TextChoices):
+    FOLLOW_UP = "follow_up", _("follow-up")
+    CALL_BACK = "call_back", _("call back")
+    CONTRACT_SIGNING = "contract_signing", _("contract signing")
+
+
 class Task(VersionedModel):
     """A follow-up someone has to do by a set time (call back, send the quotation…), often an activity's next step."""
 
     title = models.CharField(_("title"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=TaskKind.choices, default=TaskKind.FOLLOW_UP)
     notes = models.TextField(_("notes"), max_length=5000, blank=True)
+    # What to bring to a contract signing (license copy, seal, authorisation letter…), shown in its reminder.
+    documents = models.JSONField(_("documents to bring"), default=list, blank=True)
+    # When to remind the assignee, to the minute (a call-back "at 3 pm"); empty: the morning of the due day.
+    remind_at = models.DateTimeField(_("remind at"), null=True, blank=True)
     account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("account")
     )
@@ -90,6 +101,7 @@ class Task(VersionedModel):
             # A user's open tasks by due time (the home page: today's and overdue).
             models.Index(fields=["assignee", "status", "due_at"], name="task_assignee_due"),
             models.Index(fields=["account", "status", "due_at"], name="task_account_due"),
+            models.Index(fields=["status", "remind_at"], name="task_remind_at"),
         ]
 
     def __str__(self) -> str:
@@ -128,12 +140,18 @@ class Reminder(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     dismissed_at = models.DateTimeField(_("dismissed at"), null=True, blank=True)
+    # Sent through the user's own channel (NotificationSettings), or why that failed.
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    delivery_error = models.CharField(_("delivery error"), max_length=500, blank=True)
 
     class Meta:
         ordering = ["due_at", "id"]
         verbose_name = _("reminder")
         verbose_name_plural = _("reminders")
-        indexes = [models.Index(fields=["user", "dismissed_at", "due_at"], name="reminder_inbox")]
+        indexes = [
+            models.Index(fields=["user", "dismissed_at", "due_at"], name="reminder_inbox"),
+            models.Index(fields=["delivered_at", "created_at"], name="reminder_undelivered"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -155,3 +173,42 @@ class CadenceRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_lifecycle_display()}: {self.max_days}"
+
+
+class NotifyChannel(models.TextChoices):
+    NONE = "", _("in the app only")
+    EMAIL = "email", _("e-mail")
+    WECOM = "wecom", _("WeCom robot")
+    DINGTALK = "dingtalk", _("DingTalk robot")
+    FEISHU = "feishu", _("Feishu bot")
+
+
+class ReviewEvery(models.TextChoices):
+    WEEK = "week", _("every week")
+    FORTNIGHT = "fortnight", _("every two weeks")
+
+
+class NotificationSettings(models.Model):
+    """How a user wants their reminders (ENG-3): in the app only, or also through a channel of their choice,
+    each one as it comes or one daily digest; and how often a supervisor reviews the accounts out of cadence."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings", primary_key=True
+    )
+    channel = models.CharField(_("also send reminders by"), max_length=20, choices=NotifyChannel.choices, blank=True)
+    # E-mail address, or the robot's webhook URL for WeCom, DingTalk and Feishu.
+    address = models.CharField(_("address or robot webhook URL"), max_length=500, blank=True)
+    # DingTalk and Feishu robots sign their requests with this secret (加签); WeCom has none.
+    secret = models.CharField(_("robot signing secret"), max_length=200, blank=True)
+    daily_digest = models.BooleanField(_("one daily digest instead of each reminder"), default=False)
+    cadence_review = models.CharField(
+        _("review accounts out of cadence"), max_length=10, choices=ReviewEvery.choices, default=ReviewEvery.WEEK
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification settings")
+        verbose_name_plural = _("notification settings")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.channel or '-'}"

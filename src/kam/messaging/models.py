@@ -188,3 +188,73 @@ class InboundReply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender}: {self.text[:30]}"
+
+
+class Audience(VersionedModel):
+    """A saved recipient filter (MSG-1): the account list's filters plus buying-centre roles.
+
+    It stores the question, not the answer: sending resolves it at that moment and within the
+    sender's own data scope, so a shared audience never reaches accounts its user may not see."""
+
+    name = models.CharField(_("name"), max_length=100)
+    # The account list's filters (owner, department, province, city, industry, ownership, lifecycle, tag, q).
+    filters = models.JSONField(_("account filters"), default=dict, blank=True)
+    # Only contacts holding one of these buying-centre roles at the account; empty: every contact.
+    buying_roles = models.JSONField(_("buying-centre roles"), default=list, blank=True)
+    is_shared = models.BooleanField(_("shared with colleagues"), default=False)
+    is_archived = models.BooleanField(_("archived"), default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("audience")
+        verbose_name_plural = _("audiences")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelThrottle(models.Model):
+    """The provider's rate limit, shared by every worker: messages claimed on a channel in the current window.
+
+    One row per channel; a claim is one conditional UPDATE (start a new window, or count one more
+    while under the limit), so two workers on two machines never exceed the provider's limit."""
+
+    channel = models.CharField(max_length=20, primary_key=True, choices=ChannelName.choices)
+    window_start = models.DateTimeField(null=True, blank=True)
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("channel rate limit")
+        verbose_name_plural = _("channel rate limits")
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.used}"
+
+
+class HolidayGreeting(models.Model):
+    """A greeting prepared for a statutory holiday (ENG-4): made ahead from the Chinese holiday calendar,
+    completed (template, audience, time) and sent by a user as one bulk message."""
+
+    holiday = models.CharField(_("holiday"), max_length=50)  # chinese-calendar's name, e.g. "Spring Festival"
+    day = models.DateField(_("first day of the holiday"))
+    send_at = models.DateTimeField(_("send at"))
+    template = models.ForeignKey(
+        MessageTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("template")
+    )
+    audience = models.ForeignKey(
+        Audience, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("audience")
+    )
+    batch = models.ForeignKey(
+        MessageBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("sent as")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["day", "id"]
+        verbose_name = _("holiday greeting")
+        verbose_name_plural = _("holiday greetings")
+        constraints = [models.UniqueConstraint(fields=["holiday", "day"], name="messaging_greeting_holiday_day")]
+
+    def __str__(self) -> str:
+        return f"{self.holiday} {self.day}"
