@@ -95,3 +95,32 @@ def test_demo_leaves_a_database_with_data_alone(admin):
         User.objects.count(),
         AuditEvent.objects.count(),
     ) == before
+
+
+def test_demo_has_activities_tasks_reminders_and_templates(admin):
+    """ENG-1, ENG-3, MSG-2: the demo shows a history of visits, today's call-backs, a contract signing
+    with its documents, the morning's reminders and message templates — without waiting for the worker."""
+    from kam.engagement.models import Activity, Reminder, Task, TaskKind
+    from kam.messaging.models import MessageTemplate
+
+    assert Activity.objects.count() >= 300
+    assert Task.objects.filter(kind=TaskKind.CALL_BACK).count() >= 5
+    signing = Task.objects.get(kind=TaskKind.CONTRACT_SIGNING)
+    assert len(signing.documents) == 4
+    assert Reminder.objects.exists()
+    assert MessageTemplate.objects.filter(channel="log").count() >= 2
+
+
+def test_demo_has_sponsors_a_forum_with_answers_and_a_trial(admin):
+    """ENG-5, ENG-6, ENG-7 in the demo: the VP sponsors big accounts with quarterly visit plans (some
+    overdue), next month's forum has invitations and answers, a new-product trial has participants."""
+    from kam.engagement import selectors
+    from kam.engagement.models import Campaign, Event, ExecutivePlan, ExecutiveSponsor, Invitation
+
+    vp = User.objects.get(username="liuzong")
+    assert ExecutiveSponsor.objects.filter(sponsor=vp).count() == 6
+    assert ExecutivePlan.objects.count() == 6
+    forum = Event.objects.get()
+    assert Invitation.objects.filter(event=forum, status="accepted").count() == 5
+    assert Campaign.objects.get().participants.count() == 4
+    assert len(selectors.plan_list(User.objects.get(username="chenjianguo"), overdue=True)) == 3

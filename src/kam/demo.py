@@ -847,6 +847,110 @@ class _Demo:
                 actor=account.owner, account=account, reason="客户已注销，归档保留历史记录"
             )
 
+    # engagement: activities, tasks, reminders; messaging templates ---------------------------
+
+    def activities(self) -> None:
+        """A history of visits, calls and meetings over the last four months, with next steps as tasks:
+        a few overdue, some due today (call-backs at set times), a contract signing in three days."""
+        from kam.engagement import services as engagement_services
+        from kam.engagement.models import ActivityKind, TaskKind
+
+        now = timezone.now()
+        kinds = [ActivityKind.VISIT] * 4 + [ActivityKind.CALL] * 4 + [ActivityKind.MESSAGE, ActivityKind.MEETING,
+                                                                     ActivityKind.SAMPLE_DELIVERY]  # fmt: skip
+        outcomes = ["客户对新方案感兴趣，要求下周提供报价", "确认了年度采购计划，预算已批", "样品测试通过，进入商务谈判",
+                    "对价格有顾虑，需要再沟通", "技术部提出两点改进意见", "客户推荐了其集团下属公司"]  # fmt: skip
+        steps = ["发送报价单", "回电确认样品验收结果", "约技术交流会", "寄送产品资料", "安排高层拜访"]
+        owned = list(Account.objects.filter(pk__in=[a.pk for a in self.accounts], is_archived=False,
+                                            owner__role=Role.KA_MANAGER).select_related("owner").order_by("pk"))  # fmt: skip
+        for account in owned:
+            contacts = list(account.positions.values_list("contact_id", flat=True)[:3])
+            for _n in range(self.rng.randint(0, 5)):
+                when = now - timedelta(days=self.rng.randint(1, 120), minutes=self.rng.randint(0, 600))
+                fields = {"kind": self.rng.choice(kinds), "happened_at": when, "contacts": contacts[:2],
+                          "subject": f"{account.short_names[0] if account.short_names else account.name[:6]}例行拜访",
+                          "notes": "了解客户近期生产和采购情况。", "outcome": self.rng.choice(outcomes)}  # fmt: skip
+                engagement_services.activity_create(actor=account.owner, account=account, fields=fields)
+        today = timezone.localtime(now).replace(second=0, microsecond=0)
+        for number, account in enumerate(self.rng.sample(owned, min(24, len(owned)))):
+            if number < 6:
+                due, kind = now - timedelta(days=self.rng.randint(1, 6)), TaskKind.FOLLOW_UP  # overdue
+            elif number < 14:
+                due, kind = today.replace(hour=10 + number % 8, minute=0), TaskKind.CALL_BACK  # today, at a time
+            else:
+                due, kind = now + timedelta(days=self.rng.randint(1, 14)), TaskKind.FOLLOW_UP
+            engagement_services.task_create(actor=account.owner, fields={
+                "title": f"{self.rng.choice(steps)}：{account.name}", "kind": kind, "due_at": due, "account": account})  # fmt: skip
+        signing = owned[0]
+        engagement_services.task_create(actor=signing.owner, fields={
+            "title": f"签订年度框架合同：{signing.name}", "kind": TaskKind.CONTRACT_SIGNING, "account": signing,
+            "due_at": today.replace(hour=14, minute=30) + timedelta(days=3),
+            "documents": ["营业执照副本复印件（加盖公章）", "法定代表人授权委托书", "合同正本一式四份", "公章及合同专用章"]})  # fmt: skip
+
+    def message_templates(self) -> None:
+        from kam.messaging import services as messaging_services
+
+        head = self.users["chenjianguo"]
+        for fields in (
+            {"name": "生日祝福（短信）", "channel": "log", "body": "{contact.name}您好，祝您生日快乐，身体健康，万事如意！——{user.name}"},
+            {"name": "节日问候（短信）", "channel": "log", "body": "{contact.name}您好，值此佳节，{account.name}各位同仁节日快乐！感谢一直以来的支持。——{user.name}"},
+            {"name": "年度大客户座谈会邀请（邮件）", "channel": "email", "subject": "诚邀{contact.name}出席年度大客户座谈会",
+             "body": "尊敬的{contact.name}：\n\n我们诚挚邀请您出席本年度大客户座谈会，共商合作。\n\n{user.name}"},
+        ):  # fmt: skip
+            messaging_services.template_create(actor=head, fields=fields)
+
+    def programmes(self) -> None:
+        """ENG-5/6/7: the VP sponsors a few big accounts with quarterly visits, the annual forum next month
+        with invitations and answers, and a new-product trial with its participating accounts."""
+        from kam.engagement import services as engagement_services
+        from kam.engagement.models import (
+            ActivityKind,
+            CampaignKind,
+            EventKind,
+            InvitationStatus,
+            PlanKind,
+            SponsorTitle,
+        )
+
+        head, vp = self.users["chenjianguo"], self.users["liuzong"]
+        east = list(Account.objects.filter(department__path__startswith=self.departments["华东/ka"].path,
+                                           parent__isnull=True, is_archived=False).order_by("-employees", "pk")[:6])  # fmt: skip
+        for number, account in enumerate(east):
+            sponsorship = engagement_services.sponsor_create(actor=head, account=account, fields={
+                "sponsor": vp, "title": SponsorTitle.VICE_PRESIDENT, "since": self.today - timedelta(days=400),
+                "duties": "每季度高层拜访一次；参加年度大客户座谈会；重大合同签约出席"})  # fmt: skip
+            engagement_services.plan_create(actor=head, account=account, fields={
+                "kind": PlanKind.EXECUTIVE_VISIT, "every_months": 3, "sponsor": sponsorship,
+                "starts_on": self.today - timedelta(days=200)})  # fmt: skip
+            if number % 2 == 0:  # visited last month; the others are overdue
+                engagement_services.activity_create(actor=account.owner, account=account, fields={
+                    "kind": ActivityKind.EXECUTIVE_VISIT, "happened_at": timezone.now() - timedelta(days=25),
+                    "participants": [vp.pk, account.owner.pk], "subject": "刘总季度高层拜访",
+                    "outcome": "双方高层确认明年合作重点"})  # fmt: skip
+        start = timezone.localtime().replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=30)
+        forum = engagement_services.event_create(actor=head, fields={
+            "name": f"{start.year}年度大客户座谈会", "kind": EventKind.FORUM, "starts_at": start,
+            "ends_at": start + timedelta(hours=8), "place": "上海浦东新区世纪大道 88 号 国际会议中心 3 楼",
+            "description": "回顾合作成果，发布新产品路线图，听取客户意见。"})  # fmt: skip
+        invitations = engagement_services.event_invite(actor=head, event=forum, accounts=east[:4])
+        for number, invitation in enumerate(invitations[:6]):
+            status = InvitationStatus.DECLINED if number == 5 else InvitationStatus.ACCEPTED
+            engagement_services.invitation_respond(actor=head, invitation=invitation, status=status)
+        trial = engagement_services.campaign_create(actor=head, fields={
+            "name": "新一代智能传感器试用", "kind": CampaignKind.TRIAL, "product": "KS-9 智能传感器",
+            "starts_on": self.today - timedelta(days=20), "ends_on": self.today + timedelta(days=40),
+            "goal": "请重点客户先行试用，收集现场反馈后正式发布"})  # fmt: skip
+        for account, status in zip(east[:4], ["running", "running", "completed", "planned"], strict=True):
+            engagement_services.campaign_participant_add(actor=head, campaign=trial, account=account,
+                                                         fields={"status": status})  # fmt: skip
+
+    def reminders(self) -> None:
+        """Today's reminders right away (the worker makes them at 07:30 each day after this)."""
+        from kam.engagement import services as engagement_services
+
+        engagement_services.reminders_for_day(day=self.today)
+        engagement_services.timed_reminders(now=timezone.now())
+
     # the run --------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -866,6 +970,10 @@ class _Demo:
         self.updates_and_teams()
         self.visitors()
         self.archive_some()
+        self.activities()
+        self.message_templates()
+        self.programmes()
+        self.reminders()
 
     def report(self, seconds: float) -> None:
         w = self.out.write

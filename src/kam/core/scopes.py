@@ -10,7 +10,17 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from kam.accounts.models import Account, AccountContact, AccountTeamMember, Contact, TeamAccess, Visitor
-from kam.engagement.models import Activity, Reminder, Task
+from kam.engagement.models import (
+    Activity,
+    Campaign,
+    CampaignParticipant,
+    Event,
+    ExecutivePlan,
+    ExecutiveSponsor,
+    Invitation,
+    Reminder,
+    Task,
+)
 from kam.messaging.models import Message
 from kam.org.models import DataScope, Department, Role
 
@@ -277,3 +287,124 @@ def get_message_for_user(user, pk) -> Message:
     if message is None:
         raise Http404
     return message
+
+
+# --- executive sponsors and plans (ENG-5, ENG-6), events (ENG-6), campaigns (ENG-7) ---------------
+# A sponsorship, a plan, an invitation and a campaign participation belong to their account: seen by
+# whoever sees the account, changed by whoever may change it. Events and campaigns themselves carry no
+# customer data: every active user sees them; their organiser / owner, a KA head and an admin change them.
+
+
+def _on_visible_accounts(user, model):
+    """Rows of `model` whose account the user may see (archived accounts left out)."""
+    if not _is_active(user):
+        return model.objects.none()
+    return model.objects.filter(_account_scope_q(user, prefix="account"), account__is_archived=False)
+
+
+def _get_on_account(user, rows, pk, *, write: bool):
+    """A row on a visible account (404 otherwise); with write=True, 403 unless the user may change the account."""
+    row = rows.select_related("account").filter(pk=pk).first()
+    if row is None:
+        raise Http404
+    if write and not editable_accounts(user).filter(pk=row.account_id).exists():
+        raise PermissionDenied
+    return row
+
+
+def visible_sponsors(user) -> QuerySet[ExecutiveSponsor]:
+    """Executive sponsorships (ENG-5) of the accounts the user may see."""
+    return _on_visible_accounts(user, ExecutiveSponsor)
+
+
+def get_sponsor_for_user(user, pk, *, write: bool = False) -> ExecutiveSponsor:
+    return _get_on_account(user, visible_sponsors(user).select_related("sponsor"), pk, write=write)
+
+
+def visible_plans(user) -> QuerySet[ExecutivePlan]:
+    """Executive visit and top-level meeting plans (ENG-6) of the accounts the user may see."""
+    return _on_visible_accounts(user, ExecutivePlan)
+
+
+def get_plan_for_user(user, pk, *, write: bool = False) -> ExecutivePlan:
+    return _get_on_account(user, visible_plans(user).select_related("sponsor__sponsor"), pk, write=write)
+
+
+def visible_invitations(user) -> QuerySet[Invitation]:
+    """Event invitations (ENG-6) of contacts at accounts the user may see."""
+    return _on_visible_accounts(user, Invitation)
+
+
+def visible_campaign_participants(user) -> QuerySet[CampaignParticipant]:
+    """Campaign participations (ENG-7) of the accounts the user may see."""
+    return _on_visible_accounts(user, CampaignParticipant)
+
+
+def get_participant_for_user(user, campaign, pk, *, write: bool = False) -> CampaignParticipant:
+    rows = visible_campaign_participants(user).filter(campaign=campaign)
+    return _get_on_account(user, rows, pk, write=write)
+
+
+def visible_events(user) -> QuerySet[Event]:
+    if not _is_active(user):
+        return Event.objects.none()
+    return Event.objects.all()
+
+
+def can_edit_event(user, event: Event) -> bool:
+    if event.owner_id == user.pk:
+        return True
+    if event.created_by_id == user.pk:
+        return True
+    return user.role in SCOPE_EDITORS
+
+
+def get_event_for_user(user, pk, *, write: bool = False) -> Event:
+    """The event (404 if there is none); with write=True, 403 unless its organiser, creator, a head or admin."""
+    event = visible_events(user).select_related("owner").filter(pk=pk).first()
+    if event is None:
+        raise Http404
+    if write and not can_edit_event(user, event):
+        raise PermissionDenied
+    return event
+
+
+def visible_campaigns(user) -> QuerySet[Campaign]:
+    if not _is_active(user):
+        return Campaign.objects.none()
+    return Campaign.objects.all()
+
+
+def can_edit_campaign(user, campaign: Campaign) -> bool:
+    if campaign.owner_id == user.pk:
+        return True
+    if campaign.created_by_id == user.pk:
+        return True
+    return user.role in SCOPE_EDITORS
+
+
+def get_campaign_for_user(user, pk, *, write: bool = False) -> Campaign:
+    """The campaign (404 if there is none); with write=True, 403 unless its owner, creator, a head or admin."""
+    campaign = visible_campaigns(user).select_related("owner").filter(pk=pk).first()
+    if campaign is None:
+        raise Http404
+    if write and not can_edit_campaign(user, campaign):
+        raise PermissionDenied
+    return campaign
+
+
+def get_invitation_for_user(user, pk, *, write: bool = False) -> Invitation:
+    """An invitation of a contact at a visible account (404 otherwise); write=True: 403 unless the
+    user may change the account."""
+    return _get_on_account(user, visible_invitations(user).select_related("event", "contact"), pk, write=write)
+
+
+def get_invitation_for_contact(user, event, contact_id, *, write: bool = False) -> Invitation | None:
+    """The event's invitation of a contact: 404 if the contact is not visible, None if not invited (at a
+    visible account); with write=True, 403 unless the user may change the invitation's account."""
+    if not visible_contacts(user).filter(pk=contact_id).exists():
+        raise Http404
+    invitation = visible_invitations(user).filter(event=event, contact_id=contact_id).first()
+    if invitation is None:
+        return None
+    return get_invitation_for_user(user, invitation.pk, write=write)

@@ -212,3 +212,227 @@ class NotificationSettings(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.channel or '-'}"
+
+
+# ---------------------------------------------------------------------------------------------
+# executive sponsors and top-level plans (ENG-5, ENG-6), events (ENG-6), campaigns (ENG-7)
+
+
+class SponsorTitle(models.TextChoices):
+    PRESIDENT = "president", _("president")
+    VICE_PRESIDENT = "vice_president", _("vice president")
+    BRANCH_GM = "branch_gm", _("branch general manager")
+    OTHER = "other", _("other executive")
+
+
+class ExecutiveSponsor(VersionedModel):
+    """A president, VP or branch general manager named as sponsor of a key account, with duties (ENG-5)."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="sponsors", verbose_name=_("account"))
+    sponsor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sponsorships", verbose_name=_("sponsor")
+    )
+    title = models.CharField(_("as"), max_length=20, choices=SponsorTitle.choices, default=SponsorTitle.VICE_PRESIDENT)
+    duties = models.TextField(_("duties"), max_length=2000, blank=True)
+    since = models.DateField(_("since"))
+    until = models.DateField(_("until"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("named by")
+    )
+
+    class Meta:
+        ordering = ["account_id", "since", "id"]
+        verbose_name = _("executive sponsor")
+        verbose_name_plural = _("executive sponsors")
+        indexes = [models.Index(fields=["sponsor", "until"], name="sponsor_by_user")]
+
+    def __str__(self) -> str:
+        return f"{self.sponsor} · {self.account}"
+
+
+class PlanKind(models.TextChoices):
+    EXECUTIVE_VISIT = "executive_visit", _("executive visit")
+    MEETING = "meeting", _("top-level meeting")
+
+
+class ExecutivePlan(VersionedModel):
+    """A standing plan for an account (ENG-5, ENG-6): an executive visit or top-level meeting every N months,
+    with the sponsor responsible. It is due again N months after the last such activity the sponsor took part in."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="executive_plans", verbose_name=_("account")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=PlanKind.choices, default=PlanKind.EXECUTIVE_VISIT)
+    every_months = models.PositiveSmallIntegerField(_("every (months)"))
+    sponsor = models.ForeignKey(
+        ExecutiveSponsor, on_delete=models.PROTECT, related_name="plans", verbose_name=_("responsible sponsor")
+    )
+    # Due on this day if nothing of the kind has happened yet.
+    starts_on = models.DateField(_("first due on"))
+    notes = models.TextField(_("notes"), max_length=2000, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+
+    class Meta:
+        ordering = ["account_id", "kind", "id"]
+        verbose_name = _("executive plan")
+        verbose_name_plural = _("executive plans")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(every_months__gte=1), name="plan_every_months_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.account}"
+
+
+class EventKind(models.TextChoices):
+    FORUM = "forum", _("annual key-account forum")
+    TOP_MEETING = "top_meeting", _("top-level meeting")
+    OTHER = "other", _("other event")
+
+
+class Event(VersionedModel):
+    """An event key accounts' contacts are invited to (ENG-6): the annual forum, a top-level meeting."""
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=EventKind.choices, default=EventKind.FORUM)
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    place = models.CharField(_("place"), max_length=200, blank=True)
+    description = models.TextField(_("description"), max_length=5000, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_events", verbose_name=_("organiser")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InvitationStatus(models.TextChoices):
+    INVITED = "invited", _("invited")
+    ACCEPTED = "accepted", _("accepted")
+    DECLINED = "declined", _("declined")
+    ATTENDED = "attended", _("attended")
+    NO_SHOW = "no_show", _("did not come")
+
+
+class Invitation(VersionedModel):
+    """One contact of a key account invited to an event (ENG-6): the answer, whether they came, the follow-up."""
+
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="invitations", verbose_name=_("event"))
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="invitations", verbose_name=_("account")
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="invitations", verbose_name=_("contact")
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=InvitationStatus.choices, default=InvitationStatus.INVITED
+    )
+    responded_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    attended = models.BooleanField(_("attended"), null=True, blank=True)
+    notes = models.TextField(_("notes"), max_length=2000, blank=True)
+    # The invitation message sent through messaging (MSG-1), and its bulk send.
+    message = models.ForeignKey(
+        "messaging.Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("message"),
+    )
+    batch = models.ForeignKey(
+        "messaging.MessageBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("bulk send"),
+    )  # fmt: skip
+    follow_up_task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("follow-up task")
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("invited by")
+    )
+
+    class Meta:
+        ordering = ["event_id", "account_id", "id"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [models.UniqueConstraint(fields=["event", "contact"], name="invitation_event_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.contact} · {self.event}"
+
+
+class CampaignKind(models.TextChoices):
+    TRIAL = "trial", _("new-product trial")
+    JOINT_PROMOTION = "joint_promotion", _("joint promotion")
+
+
+class Campaign(VersionedModel):
+    """A new-product trial or joint promotion run with selected key accounts (ENG-7)."""
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=CampaignKind.choices, default=CampaignKind.TRIAL)
+    product = models.CharField(_("product"), max_length=200, blank=True)
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"))
+    goal = models.TextField(_("goal"), max_length=2000, blank=True)
+    result_summary = models.TextField(_("result"), max_length=5000, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_campaigns", verbose_name=_("owner")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+
+    class Meta:
+        ordering = ["-starts_on", "-id"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ParticipationStatus(models.TextChoices):
+    PLANNED = "planned", _("planned")
+    RUNNING = "running", _("running")
+    COMPLETED = "completed", _("completed")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+class CampaignParticipant(VersionedModel):
+    """A key account taking part in a campaign (ENG-7), with its own status, result and feedback."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="participants", verbose_name=_("campaign")
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="campaign_participations", verbose_name=_("account")
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=ParticipationStatus.choices, default=ParticipationStatus.PLANNED
+    )
+    result = models.TextField(_("result"), max_length=2000, blank=True)
+    feedback = models.TextField(_("feedback"), max_length=2000, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("added by")
+    )
+
+    class Meta:
+        ordering = ["campaign_id", "account_id", "id"]
+        verbose_name = _("campaign participant")
+        verbose_name_plural = _("campaign participants")
+        constraints = [models.UniqueConstraint(fields=["campaign", "account"], name="campaign_participant_account")]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.campaign}"

@@ -1,5 +1,6 @@
 """Reads on activities and tasks; each starts from the caller's data scope (core.scopes)."""
 
+import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -14,7 +15,20 @@ from django.utils.translation import gettext as _
 
 from kam.accounts.models import Account, AccountUpdate, Contact
 from kam.core import scopes
-from kam.engagement.models import Activity, CadenceRule, Reminder, ReminderKind, Task, TaskStatus
+from kam.engagement.models import (
+    Activity,
+    CadenceRule,
+    Campaign,
+    CampaignParticipant,
+    Event,
+    ExecutivePlan,
+    ExecutiveSponsor,
+    Invitation,
+    Reminder,
+    ReminderKind,
+    Task,
+    TaskStatus,
+)
 from kam.org.models import Role
 
 ACTIVITY_FILTERS = ("account", "kind", "date_from", "date_to", "participant", "q")
@@ -325,3 +339,150 @@ def cadence_breaches(user, today: date | None = None) -> list[CadenceBreach]:
     if user.role == Role.KA_MANAGER:
         accounts = accounts.filter(owner=user)
     return cadence_breaches_in(accounts, today or timezone.localdate())
+
+
+# ---------------------------------------------------------------------------------------------
+# executive sponsors and plans (ENG-5, ENG-6), events (ENG-6), campaigns (ENG-7)
+
+
+def is_current(sponsorship: ExecutiveSponsor, today: date) -> bool:
+    """A sponsorship counts from `since` to `until` (inclusive; open-ended without `until`)."""
+    return sponsorship.since <= today and (sponsorship.until is None or sponsorship.until >= today)
+
+
+def sponsor_list(user, *, account=None, sponsor=None, current: bool | None = None,
+                 today: date | None = None) -> QuerySet[ExecutiveSponsor]:  # fmt: skip
+    """Sponsorships of accounts the user may see. `sponsor` is "me" or a user id ("accounts I sponsor");
+    `current=True` keeps those running today, `False` those ended or not started."""
+    rows = scopes.visible_sponsors(user)
+    if account:
+        rows = rows.filter(account_id=account)
+    if sponsor == "me":
+        rows = rows.filter(sponsor=user)
+    elif sponsor not in (None, ""):
+        try:
+            rows = rows.filter(sponsor_id=int(sponsor))
+        except (TypeError, ValueError) as e:
+            raise ValidationError({"sponsor": _('Give a user id or "me".')}) from e
+    today = today or timezone.localdate()
+    running = Q(since__lte=today) & (Q(until__isnull=True) | Q(until__gte=today))
+    if current is True:
+        rows = rows.filter(running)
+    elif current is False:
+        rows = rows.exclude(running)
+    return rows.select_related("account", "account__owner", "sponsor", "created_by").order_by(
+        "account__name_sort", "since", "id"
+    )
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later; the 31st in a shorter month falls on its last day (Jan 31 + 1 → Feb 28)."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, min(day.day, last))
+
+
+@dataclass
+class PlanStatus:
+    """Where a plan stands on a day (ENG-6): the last time it was done, when it is due, how late it is."""
+
+    plan: ExecutivePlan
+    last_done: date | None  # local day of the last activity of the plan's kind the sponsor took part in
+    next_due: date
+    days_overdue: int  # 0 when not overdue
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_overdue > 0
+
+
+def plan_statuses_in(plans: QuerySet[ExecutivePlan], today: date) -> list[PlanStatus]:
+    """The status of each plan, most overdue first. The last time counts an activity of the plan's kind at
+    the plan's account (not archived) with the responsible sponsor among our participants: one correlated
+    lookup per plan in a single query."""
+    last = (
+        Activity.objects.filter(
+            account=OuterRef("account"),
+            kind=OuterRef("kind"),
+            is_archived=False,
+            participants=OuterRef("sponsor__sponsor"),
+        )  # fmt: skip
+        .order_by("-happened_at", "-id")
+        .values("happened_at")[:1]
+    )
+    rows = plans.annotate(last_done_at=Subquery(last)).select_related(
+        "account", "account__owner", "sponsor", "sponsor__sponsor"
+    )
+    statuses = []
+    for plan in rows:
+        done = timezone.localdate(plan.last_done_at) if plan.last_done_at else None
+        due = add_months(done, plan.every_months) if done else plan.starts_on
+        statuses.append(PlanStatus(plan, done, due, max(0, (today - due).days)))
+    statuses.sort(key=lambda s: (-s.days_overdue, s.next_due, s.plan.pk))
+    return statuses
+
+
+def plan_list(user, *, account=None, overdue: bool | None = None, today: date | None = None) -> list[PlanStatus]:
+    """Active plans of accounts the user may see, with their status; `overdue=True` keeps the late ones."""
+    plans = scopes.visible_plans(user).filter(is_active=True)
+    if account:
+        plans = plans.filter(account_id=account)
+    statuses = plan_statuses_in(plans, today or timezone.localdate())
+    if overdue is True:
+        statuses = [s for s in statuses if s.overdue]
+    elif overdue is False:
+        statuses = [s for s in statuses if not s.overdue]
+    return statuses
+
+
+def plan_status(plan: ExecutivePlan, today: date | None = None) -> PlanStatus:
+    [status] = plan_statuses_in(ExecutivePlan.objects.filter(pk=plan.pk), today or timezone.localdate())
+    return status
+
+
+def event_list(user, *, kind: str | None = None, upcoming: bool | None = None) -> QuerySet[Event]:
+    """Events, newest first; `upcoming=True` keeps those not yet ended."""
+    events = scopes.visible_events(user)
+    if kind:
+        events = events.filter(kind=kind)
+    if upcoming is True:
+        events = events.filter(ends_at__gte=timezone.now())
+    elif upcoming is False:
+        events = events.filter(ends_at__lt=timezone.now())
+    return events.select_related("owner").order_by("-starts_at", "-id")
+
+
+def invitation_list(user, event: Event, *, account=None, status: str | None = None) -> QuerySet[Invitation]:
+    """The event's invitations of contacts at accounts the user may see."""
+    rows = scopes.visible_invitations(user).filter(event=event)
+    if account:
+        rows = rows.filter(account_id=account)
+    if status:
+        rows = rows.filter(status=status)
+    return rows.select_related("account", "contact", "message", "follow_up_task").order_by(
+        "account__name_sort", "contact__name_sort", "id"
+    )
+
+
+def campaign_list(user, *, kind: str | None = None, account=None) -> QuerySet[Campaign]:
+    """Campaigns, newest first; `account` keeps those the (visible) account takes part in."""
+    campaigns = scopes.visible_campaigns(user)
+    if kind:
+        campaigns = campaigns.filter(kind=kind)
+    if account:
+        taking_part = scopes.visible_campaign_participants(user).filter(account_id=account).values("campaign_id")
+        campaigns = campaigns.filter(pk__in=taking_part)
+    return campaigns.select_related("owner").order_by("-starts_on", "-id")
+
+
+def participant_list(user, campaign: Campaign) -> QuerySet[CampaignParticipant]:
+    """The campaign's participating accounts the user may see."""
+    rows = scopes.visible_campaign_participants(user).filter(campaign=campaign)
+    return rows.select_related("account", "account__owner").order_by("account__name_sort", "id")
+
+
+def account_campaigns(user, account: Account) -> QuerySet[CampaignParticipant]:
+    """The account's campaign participations (the account page), newest campaign first."""
+    rows = scopes.visible_campaign_participants(user).filter(account=account)
+    return rows.select_related("campaign").order_by("-campaign__starts_on", "-id")

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator
+from django.core.validators import EmailValidator, MaxLengthValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.http import Http404
@@ -24,7 +24,26 @@ from kam.core.errors import ConflictError
 from kam.core.jobs import run_once
 from kam.core.models import AuditAction
 from kam.engagement import selectors
-from kam.engagement.models import Activity, Reminder, ReminderKind, Task, TaskStatus
+from kam.engagement.models import (
+    Activity,
+    Campaign,
+    CampaignParticipant,
+    Event,
+    ExecutivePlan,
+    ExecutiveSponsor,
+    Invitation,
+    InvitationStatus,
+    NotificationSettings,
+    NotifyChannel,
+    Reminder,
+    ReminderKind,
+    ReviewEvery,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
+from kam.messaging import services as messaging_services
+from kam.messaging.models import Message
 from kam.org.models import Role
 
 User = get_user_model()
@@ -35,7 +54,8 @@ CLOCK_SKEW = timedelta(minutes=settings.KAM["ACTIVITY_CLOCK_SKEW_MINUTES"])
 
 ACTIVITY_FIELDS = ["kind", "happened_at", "subject", "notes", "outcome", "next_step", "next_step_due"]
 ACTIVITY_LINKS = ["contacts", "participants"]
-TASK_FIELDS = ["title", "notes", "account", "contact", "assignee", "due_at"]
+TASK_FIELDS = ["title", "kind", "notes", "documents", "account", "contact", "assignee", "due_at", "remind_at"]
+MAX_DOCUMENTS = 30
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,6 +292,12 @@ def _apply_task_fields(*, actor, task: Task, fields: dict) -> None:
         if assignee is None or not assignee.is_active:
             errors["assignee"] = [_("Pick an active colleague.")]
         data["assignee"] = assignee
+    if "documents" in data:
+        documents = _clean_documents(data["documents"])
+        if isinstance(documents, str):
+            errors["documents"] = [documents]
+        else:
+            data["documents"] = documents
     if data.get("contact") is not None and not isinstance(data["contact"], Contact):
         data["contact"] = Contact.objects.filter(pk=data["contact"]).first()
         if data["contact"] is None:
@@ -296,8 +322,28 @@ def _apply_task_fields(*, actor, task: Task, fields: dict) -> None:
     _merge_dict(errors, _full_clean(task, exclude=exclude))
     if "due_at" not in errors:
         task.due_at = _aware(task.due_at)
+    if task.remind_at is not None and "remind_at" not in errors:
+        task.remind_at = _aware(task.remind_at)
+        if "due_at" not in errors and task.remind_at > task.due_at:
+            errors["remind_at"] = [_("Remind no later than the task is due.")]
     if errors:
         raise ValidationError(errors)
+
+
+def _clean_documents(value) -> list[str] | str:
+    """The documents to bring, one per item (a text is split into lines); or the reason it is refused."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.splitlines()
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        return _("Give the documents as a list of names.")
+    documents = [item.strip() for item in value if item.strip()]
+    if len(documents) > MAX_DOCUMENTS:
+        return _("At most %(n)d documents.") % {"n": MAX_DOCUMENTS}
+    if any(len(item) > 200 for item in documents):
+        return _("A document name has at most 200 characters.")
+    return documents
 
 
 def _task_snapshot(task: Task) -> dict:
@@ -381,7 +427,8 @@ def task_cancel(*, actor, task: Task, version=None) -> Task:
 #
 # The daily job makes each user's inbox items for a day; every reminder has a `key` naming what it is
 # about, unique in the table, so running the job again (or two workers running it) never makes one
-# twice. Contract signing dates are not reminded yet: there is no contract model.
+# twice. A contract signing is a task of that kind, with the documents to bring (reminded N days ahead
+# and on the day); call-backs and tasks with a reminder time are reminded at their minute.
 
 
 def birthday_reminder_days() -> int:
@@ -449,20 +496,76 @@ def _birthday_reminders(day: date) -> list[Reminder]:
     return list(reminders.values())
 
 
+def contract_reminder_days() -> int:
+    """How many days ahead a contract signing is reminded: KAM["CONTRACT_REMINDER_DAYS"], 3 by default."""
+    return int(settings.KAM.get("CONTRACT_REMINDER_DAYS", 3))
+
+
+# Tasks reminded at a set time: a time was set, or a call-back (reminded at its due time).
+TIMED = Q(remind_at__isnull=False) | Q(kind=TaskKind.CALL_BACK)
+
+
+def _task_body(task: Task) -> str:
+    """The task's notes, and for a contract signing the documents to bring (in the assignee's language)."""
+    parts = [task.notes]
+    if task.kind == TaskKind.CONTRACT_SIGNING and task.documents:
+        with _in_language(task.assignee):
+            parts.append(_("Documents to bring:") + "\n" + "\n".join(f"- {d}" for d in task.documents))
+    return "\n\n".join(p for p in parts if p)[:5000]
+
+
+def _task_reminder(task: Task, *, kind: str, key: str, due_at: datetime, title: str = "") -> Reminder:
+    return Reminder(user=task.assignee, kind=kind, title=(title or task.title)[:200], body=_task_body(task),
+                    due_at=due_at, account=task.account, contact_id=task.contact_id, task=task, key=key)  # fmt: skip
+
+
+def _open_tasks():
+    return Task.objects.filter(status=TaskStatus.OPEN, assignee__is_active=True).select_related("account", "assignee")
+
+
 def _task_reminders(day: date) -> list[Reminder]:
-    """For each open task due on `day`: a reminder to its assignee, due at the time set on the task."""
-    tasks = Task.objects.filter(
-        status=TaskStatus.OPEN, due_at__gte=_day_start(day), due_at__lt=_day_start(day + timedelta(days=1)),
-        assignee__is_active=True,
-    ).select_related("account", "assignee")  # fmt: skip
+    """For each open task due on `day`: a reminder to its assignee in the morning list. Call-backs and
+    tasks with a reminder time are left to timed_reminders, at their own minute."""
+    start, end = _day_start(day), _day_start(day + timedelta(days=1))
+    tasks = _open_tasks().filter(due_at__gte=start, due_at__lt=end).exclude(TIMED)
+    # The due time is in the key: a task moved to another day is reminded again then.
+    return [_task_reminder(task, kind=ReminderKind.CONTRACT if task.kind == TaskKind.CONTRACT_SIGNING
+                           else ReminderKind.TASK_DUE, due_at=task.due_at,
+                           key=f"task:{task.pk}:{task.due_at.strftime('%Y%m%dT%H%M')}:{task.assignee_id}")
+            for task in tasks]  # fmt: skip
+
+
+def _contract_reminders(day: date) -> list[Reminder]:
+    """Contract signings N days ahead (KAM["CONTRACT_REMINDER_DAYS"]): time to gather the documents to bring."""
+    target = day + timedelta(days=contract_reminder_days())
+    tasks = _open_tasks().filter(kind=TaskKind.CONTRACT_SIGNING, due_at__gte=_day_start(target),
+                                 due_at__lt=_day_start(target + timedelta(days=1)))  # fmt: skip
     reminders = []
     for task in tasks:
-        # The due time is in the key: a task moved to another day is reminded again then.
-        key = f"task:{task.pk}:{task.due_at.strftime('%Y%m%dT%H%M')}:{task.assignee_id}"
-        reminders.append(Reminder(user=task.assignee, kind=ReminderKind.TASK_DUE, title=task.title,
-                                  body=task.notes[:2000], due_at=task.due_at, account=task.account,
-                                  contact_id=task.contact_id, task=task, key=key))  # fmt: skip
+        with _in_language(task.assignee):
+            when = formats.date_format(timezone.localtime(task.due_at), "MONTH_DAY_FORMAT")
+            title = _("Contract signing on %(date)s: %(title)s") % {"date": when, "title": task.title}
+        key = f"contract:{task.pk}:{task.due_at.strftime('%Y%m%dT%H%M')}:{task.assignee_id}"
+        reminders.append(_task_reminder(task, kind=ReminderKind.CONTRACT, key=key, due_at=_day_start(day),
+                                        title=title))  # fmt: skip
     return reminders
+
+
+def timed_reminders(*, now: datetime) -> int:
+    """Reminders at the minute set (ENG-3 "call-backs at the time the manager set"): every open task
+    whose reminder time (a call-back's due time when none is set) has come within the last day and
+    was not reminded yet. Run every few minutes by the worker; each reminder once (its key)."""
+    since = now - timedelta(days=1)
+    tasks = _open_tasks().filter(TIMED).filter(
+        Q(remind_at__gt=since, remind_at__lte=now) | Q(remind_at__isnull=True, due_at__gt=since, due_at__lte=now)
+    )
+    reminders = []
+    for task in tasks:
+        at = task.remind_at or task.due_at
+        kind = ReminderKind.CONTRACT if task.kind == TaskKind.CONTRACT_SIGNING else ReminderKind.TASK_DUE
+        key = f"remind:{task.pk}:{at.strftime('%Y%m%dT%H%M')}:{task.assignee_id}"
+        reminders.append(_task_reminder(task, kind=kind, key=key, due_at=at))
+    return _save_new(reminders)
 
 
 def _cadence_reminders(day: date) -> list[Reminder]:
@@ -494,7 +597,8 @@ def reminders_for_day(*, day: date) -> int:
     made = [0]
 
     def effect():
-        made[0] = _save_new([*_birthday_reminders(day), *_task_reminders(day), *_cadence_reminders(day)])
+        made[0] = _save_new([*_birthday_reminders(day), *_task_reminders(day), *_contract_reminders(day),
+                             *_cadence_reminders(day), *executive_plan_reminders(day)])  # fmt: skip
 
     run_once(f"engagement.reminders@{day.isoformat()}", effect)
     return made[0]
@@ -511,21 +615,34 @@ def _supervisors(department, heads: list) -> list:
     return [h for h in above if len(h.department.path) == deepest]
 
 
+# Fortnightly reviews fall on the even weeks counted from this Monday: every other week, also across
+# the turn of a year (ISO week numbers would give two odd weeks in a row after a 53-week year).
+FORTNIGHT_EPOCH = date(2024, 1, 1)
+
+
+def is_review_week(monday: date, every: str) -> bool:
+    """Does a supervisor who reviews `every` week or fortnight get a review in the week of `monday`?"""
+    return every != ReviewEvery.FORTNIGHT or (monday - FORTNIGHT_EPOCH).days // 7 % 2 == 0
+
+
 def cadence_review_for_week(*, day: date) -> int:
-    """Weekly (ENG-2 "supervisors check weekly"): each KA head gets one summary of the accounts out of
-    cadence in their department and below (their nearest head only); the number of summaries made."""
+    """Weekly or fortnightly (ENG-2 "supervisors check weekly"; each KA head chooses in their notification
+    settings): each KA head gets one summary of the accounts out of cadence in their department and below
+    (their nearest head only); the number of summaries made."""
     monday = day - timedelta(days=day.weekday())
     made = [0]
 
     def effect():
         heads = list(User.objects.filter(role=Role.KA_HEAD, is_active=True, department__isnull=False)
-                     .select_related("department"))  # fmt: skip
+                     .select_related("department", "notification_settings"))  # fmt: skip
         by_head: dict = {}
         for breach in selectors.cadence_breaches_in(Account.objects.all(), day):
             for head in _supervisors(breach.account.department, heads):
                 by_head.setdefault(head, []).append(breach)
         reminders = []
         for head, breaches in by_head.items():
+            if not is_review_week(monday, notification_settings(head).cadence_review):
+                continue
             with _in_language(head):
                 title = _("Week of %(monday)s: %(n)d accounts out of contact cadence") % {
                     "monday": formats.date_format(monday, "SHORT_DATE_FORMAT"), "n": len(breaches)}  # fmt: skip
@@ -559,3 +676,686 @@ def reminder_dismiss(*, actor, reminder: Reminder) -> Reminder:
         Reminder.objects.filter(pk=reminder.pk, dismissed_at__isnull=True).update(dismissed_at=now)
     reminder.refresh_from_db()
     return reminder
+
+
+# ---------------------------------------------------------------------------------------------
+# reminders through the user's own channel (ENG-3 "receive them through a channel they choose")
+#
+# Each reminder is sent at most once: it is claimed with one committed UPDATE of `delivered_at`
+# before the channel is called, so two workers never both send it; a failure is recorded in
+# `delivery_error` (the reminder stays in the app inbox either way). Only reminders made within the
+# last day are sent: choosing a channel does not flood it with the past.
+
+NOTIFY_FIELDS = ["channel", "address", "secret", "daily_digest", "cadence_review"]
+ROBOT_CHANNELS = {NotifyChannel.WECOM, NotifyChannel.DINGTALK, NotifyChannel.FEISHU}
+
+
+def notification_settings(user) -> NotificationSettings:
+    """The user's settings, or the defaults (in the app only, weekly review) when never saved."""
+    try:
+        return user.notification_settings
+    except NotificationSettings.DoesNotExist:
+        return NotificationSettings(user=user)
+
+
+def robot_url_prefixes(channel: str) -> list[str]:
+    """Where a robot webhook may point (KAM["NOTIFY_ROBOT_URLS"]): the provider's own hosts, so that a
+    user-entered URL cannot make the server call into the internal network."""
+    return list(settings.KAM["NOTIFY_ROBOT_URLS"].get(channel, []))
+
+
+def _clean_notification_settings(item: NotificationSettings) -> None:
+    errors: dict = {}
+    item.address = (item.address or "").strip()
+    item.secret = (item.secret or "").strip()
+    if item.channel == NotifyChannel.EMAIL:
+        try:
+            EmailValidator()(item.address)
+        except ValidationError:
+            errors["address"] = [_("Enter a valid e-mail address.")]
+    elif item.channel in ROBOT_CHANNELS:
+        prefixes = robot_url_prefixes(item.channel)
+        if not any(item.address.startswith(prefix) for prefix in prefixes):
+            errors["address"] = [_("Enter the robot's webhook URL; it starts with %(prefixes)s.")
+                                 % {"prefixes": _(" or ").join(prefixes)}]  # fmt: skip
+    elif item.channel == NotifyChannel.NONE:
+        item.address, item.secret = "", ""
+    if item.channel == NotifyChannel.NONE and item.daily_digest:
+        errors["daily_digest"] = [_("Choose a channel to receive the digest by.")]
+    _merge_dict(errors, _full_clean(item, exclude=["user", *errors]))
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def notification_settings_update(*, actor, fields: dict) -> NotificationSettings:
+    """Save the actor's own notification settings (the secret is audited as changed, never its value)."""
+    _check_unknown(fields, NOTIFY_FIELDS)
+    item = NotificationSettings.objects.select_for_update().filter(user=actor).first() or NotificationSettings(
+        user=actor
+    )
+    before = audit.snapshot(item, ["channel", "address", "daily_digest", "cadence_review"]) if item.pk else {}
+    old_secret = item.secret
+    for name, value in fields.items():
+        setattr(item, name, value if value is not None else ("" if name in ("channel", "address", "secret") else value))
+    _clean_notification_settings(item)
+    item.save()
+    after = audit.snapshot(item, ["channel", "address", "daily_digest", "cadence_review"])
+    changes = audit.diff(before, after)
+    if item.secret != old_secret:
+        changes["secret"] = ["***", "***"]
+    if changes:
+        audit.record(actor=actor, action=AuditAction.UPDATE if before else AuditAction.CREATE, target=item,
+                     changes=changes)  # fmt: skip
+    return item
+
+
+def _notify_channel(item: NotificationSettings):
+    """The messaging adapter for the user's channel (kam.messaging.channels), built from their settings."""
+    from kam.messaging import config
+    from kam.messaging.channels.robots import DingTalkRobotChannel, FeishuRobotChannel, WeComRobotChannel
+
+    if item.channel == NotifyChannel.EMAIL:
+        return config.email()
+    robot = {NotifyChannel.WECOM: WeComRobotChannel, NotifyChannel.DINGTALK: DingTalkRobotChannel,
+             NotifyChannel.FEISHU: FeishuRobotChannel}[item.channel]  # fmt: skip
+    if item.channel == NotifyChannel.WECOM:
+        return robot(webhook_url=item.address, timeout=config.timeout())
+    return robot(webhook_url=item.address, secret=item.secret, timeout=config.timeout())
+
+
+def _notify(item: NotificationSettings, *, subject: str, text: str) -> str:
+    """Send one notification through the user's channel; "" when sent, else the reason it was not."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from kam.messaging.channels.base import OutgoingMessage
+
+    try:
+        channel = _notify_channel(item)
+    except ImproperlyConfigured as error:
+        return str(error)[:500]
+    recipient = item.address if item.channel == NotifyChannel.EMAIL else ""
+    result = channel.send(OutgoingMessage(recipient=recipient, subject=subject, text=f"{subject}\n{text}".strip()
+                                          if recipient == "" else text))  # fmt: skip
+    return "" if result.ok else f"{result.provider_code}: {result.reason}"[:500]
+
+
+def _reminder_text(reminders: list[Reminder]) -> str:
+    lines = []
+    for reminder in reminders:
+        when = formats.date_format(timezone.localtime(reminder.due_at), "SHORT_DATETIME_FORMAT")
+        lines.append(f"• {reminder.title} ({when})" + (f"\n  {reminder.body}" if reminder.body else ""))
+    return "\n".join(lines)
+
+
+def _claim(reminder_ids: list[int], now: datetime) -> list[Reminder]:
+    """Claim reminders for sending with one committed UPDATE each; the ones this caller won."""
+    won = []
+    for pk in reminder_ids:
+        with transaction.atomic():
+            if Reminder.objects.filter(pk=pk, delivered_at__isnull=True).update(delivered_at=now):
+                won.append(pk)
+    return list(Reminder.objects.filter(pk__in=won).select_related("user").order_by("due_at", "id"))
+
+
+def _undelivered(user_ids, now: datetime):
+    return Reminder.objects.filter(user_id__in=user_ids, delivered_at__isnull=True, dismissed_at__isnull=True,
+                                   created_at__gt=now - timedelta(days=1))  # fmt: skip
+
+
+def reminders_deliver(*, now: datetime) -> int:
+    """Send each new reminder of every user who chose a channel and no digest (run every few minutes)."""
+    chosen = {s.user_id: s for s in NotificationSettings.objects.exclude(channel="").filter(
+        daily_digest=False, user__is_active=True).select_related("user")}  # fmt: skip
+    sent = 0
+    for reminder in _claim(list(_undelivered(chosen, now).values_list("pk", flat=True)), now):
+        item = chosen[reminder.user_id]
+        with _in_language(reminder.user):
+            error = _notify(item, subject=reminder.title, text=_reminder_text([reminder]))
+        if error:
+            Reminder.objects.filter(pk=reminder.pk).update(delivery_error=error)
+        else:
+            sent += 1
+    return sent
+
+
+def reminders_digest(*, now: datetime) -> int:
+    """Each digest user's reminders of the last day in one message (run daily after the morning reminders)."""
+    chosen = NotificationSettings.objects.exclude(channel="").filter(daily_digest=True, user__is_active=True)
+    sent = 0
+    for item in chosen.select_related("user"):
+        reminders = _claim(list(_undelivered([item.user_id], now).values_list("pk", flat=True)), now)
+        if not reminders:
+            continue
+        with _in_language(item.user):
+            subject = _("KAM: %(n)d reminders for %(date)s") % {
+                "n": len(reminders), "date": formats.date_format(timezone.localdate(now), "SHORT_DATE_FORMAT")}  # fmt: skip
+            error = _notify(item, subject=subject, text=_reminder_text(reminders))
+        if error:
+            Reminder.objects.filter(pk__in=[r.pk for r in reminders]).update(delivery_error=error)
+        else:
+            sent += 1
+    return sent
+
+
+def notification_test(*, actor) -> str:
+    """Send a test message through the actor's saved channel now; "" when sent, else the reason."""
+    item = notification_settings(actor)
+    if not item.channel:
+        raise ValidationError({"channel": _("Choose a channel first.")})
+    with _in_language(actor):
+        return _notify(item, subject=_("KAM test notification"),
+                       text=_("Your reminders will arrive here."))  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# executive sponsors and plans (ENG-5, ENG-6)
+#
+# The caller fetched the account (or sponsorship, plan) through core.scopes with write=True: whoever may
+# change the account names its sponsors and plans. Nothing here is deleted: a sponsorship ends (`until`),
+# a plan is switched off (`is_active`).
+
+SPONSOR_FIELDS = ["sponsor", "title", "duties", "since", "until"]
+PLAN_FIELDS = ["kind", "every_months", "sponsor", "starts_on", "notes", "is_active"]
+EVENT_FIELDS = ["name", "kind", "starts_at", "ends_at", "place", "description", "owner"]
+CAMPAIGN_FIELDS = ["name", "kind", "product", "starts_on", "ends_on", "goal", "result_summary", "owner"]
+PARTICIPANT_FIELDS = ["status", "result", "feedback"]
+
+
+def _colleague(value, field: str, errors: dict):
+    """An active user from a User or an id; an error on `field` otherwise."""
+    user = value
+    if user is not None and not isinstance(user, User):
+        try:
+            user = User.objects.filter(pk=int(user)).first()
+        except (TypeError, ValueError):
+            user = None
+    if user is None or not user.is_active:
+        errors[field] = [_("Pick an active colleague.")]
+        return None
+    return user
+
+
+def _apply(instance, fields: dict, errors: dict, *, links=(), texts=()) -> None:
+    """Set plain fields (texts stripped; None → "" for texts), then check them with full_clean."""
+    for name, value in fields.items():
+        if name in links or name in errors:
+            continue
+        if name in texts:
+            value = (value or "").strip() if isinstance(value, str) or value is None else value
+        setattr(instance, name, value)
+    exclude = [f.name for f in instance._meta.fields if f.is_relation] + list(errors)
+    _merge_dict(errors, _full_clean(instance, exclude=exclude))
+
+
+def _sponsor_snapshot(sponsorship: ExecutiveSponsor) -> dict:
+    return audit.snapshot(sponsorship, ["account", *SPONSOR_FIELDS])
+
+
+def _apply_sponsor_fields(sponsorship: ExecutiveSponsor, fields: dict) -> None:
+    errors: dict = {}
+    if "sponsor" in fields:
+        user = _colleague(fields["sponsor"], "sponsor", errors)
+        if user is not None:
+            sponsorship.sponsor = user
+    _apply(sponsorship, fields, errors, links=("sponsor",), texts=("duties",))
+    # The sponsor follows the account: they must be able to see it.
+    check_sponsor = sponsorship.sponsor_id and "sponsor" not in errors
+    if check_sponsor and not scopes.visible_accounts(sponsorship.sponsor).filter(pk=sponsorship.account_id).exists():
+        errors["sponsor"] = [_("This colleague cannot see the account.")]
+    since, until = sponsorship.since, sponsorship.until
+    if "since" not in errors and "until" not in errors and since and until and until < since:
+        errors["until"] = [_("The sponsorship cannot end before it starts.")]
+    if not errors and sponsorship.sponsor_id:
+        others = ExecutiveSponsor.objects.filter(account_id=sponsorship.account_id, sponsor_id=sponsorship.sponsor_id)
+        others = others.exclude(pk=sponsorship.pk) if sponsorship.pk else others
+        overlap = (Q(until__isnull=True) | Q(until__gte=since)) & (Q(since__lte=until) if until else Q())
+        if others.filter(overlap).exists():
+            errors["sponsor"] = [_("This colleague already sponsors the account in this period.")]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def sponsor_create(*, actor, account: Account, fields: dict) -> ExecutiveSponsor:
+    """Name a president, VP or branch GM as sponsor of an account, with duties and dates (ENG-5).
+
+    `since` defaults to today. An account may have several sponsors; one colleague sponsors one account
+    once in any period."""
+    _check_unknown(fields, SPONSOR_FIELDS)
+    if account.is_archived:
+        raise ValidationError({"account": _("This account is archived.")})
+    fields = {"since": timezone.localdate(), **fields}
+    if fields.get("sponsor") is None:
+        raise ValidationError({"sponsor": _("Pick an active colleague.")})
+    sponsorship = ExecutiveSponsor(account=account, created_by=actor)
+    _apply_sponsor_fields(sponsorship, fields)
+    sponsorship.save()
+    audit.record(actor=actor, action=AuditAction.CREATE, target=sponsorship, account_id=account.pk,
+                 changes=audit.diff({}, _sponsor_snapshot(sponsorship)))  # fmt: skip
+    return sponsorship
+
+
+@transaction.atomic
+def sponsor_update(*, actor, sponsorship: ExecutiveSponsor, fields: dict, version=None) -> ExecutiveSponsor:
+    """Change a sponsorship's sponsor, title, duties or dates (end it with `until`); stale version → 409."""
+    _check_unknown(fields, SPONSOR_FIELDS)
+    sponsorship = _lock(ExecutiveSponsor, sponsorship.pk, version)
+    before = _sponsor_snapshot(sponsorship)
+    _apply_sponsor_fields(sponsorship, fields)
+    changes = audit.diff(before, _sponsor_snapshot(sponsorship))
+    if not changes:
+        return sponsorship
+    sponsorship.version += 1
+    sponsorship.save()
+    audit.record(actor=actor, action=AuditAction.UPDATE, target=sponsorship, account_id=sponsorship.account_id,
+                 changes=changes)  # fmt: skip
+    return sponsorship
+
+
+def _plan_snapshot(plan: ExecutivePlan) -> dict:
+    return audit.snapshot(plan, ["account", *PLAN_FIELDS])
+
+
+def _apply_plan_fields(plan: ExecutivePlan, fields: dict) -> None:
+    errors: dict = {}
+    if "sponsor" in fields:
+        value = fields["sponsor"]
+        sponsor_id = value.pk if isinstance(value, ExecutiveSponsor) else value
+        found = None
+        if str(sponsor_id).isdigit():
+            found = ExecutiveSponsor.objects.filter(pk=int(sponsor_id), account_id=plan.account_id).first()
+        if found is None:
+            errors["sponsor"] = [_("Pick a sponsor of this account.")]
+        else:
+            plan.sponsor = found
+    _apply(plan, fields, errors, links=("sponsor",), texts=("notes",))
+    if "every_months" not in errors and plan.every_months is not None and plan.every_months < 1:
+        errors["every_months"] = [_("Give at least one month.")]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def plan_create(*, actor, account: Account, fields: dict) -> ExecutivePlan:
+    """Plan executive visits or top-level meetings at an account every N months, with the sponsor
+    responsible (ENG-5, ENG-6). First due on `starts_on` (default: today) if none has happened yet."""
+    _check_unknown(fields, PLAN_FIELDS)
+    if account.is_archived:
+        raise ValidationError({"account": _("This account is archived.")})
+    fields = {"starts_on": timezone.localdate(), **fields}
+    if fields.get("sponsor") is None:
+        raise ValidationError({"sponsor": _("Pick a sponsor of this account.")})
+    plan = ExecutivePlan(account=account, created_by=actor)
+    _apply_plan_fields(plan, fields)
+    plan.save()
+    audit.record(actor=actor, action=AuditAction.CREATE, target=plan, account_id=account.pk,
+                 changes=audit.diff({}, _plan_snapshot(plan)))  # fmt: skip
+    return plan
+
+
+@transaction.atomic
+def plan_update(*, actor, plan: ExecutivePlan, fields: dict, version=None) -> ExecutivePlan:
+    """Change a plan (kind, every N months, sponsor, first due day, notes, active); stale version → 409."""
+    _check_unknown(fields, PLAN_FIELDS)
+    plan = _lock(ExecutivePlan, plan.pk, version)
+    before = _plan_snapshot(plan)
+    _apply_plan_fields(plan, fields)
+    changes = audit.diff(before, _plan_snapshot(plan))
+    if not changes:
+        return plan
+    plan.version += 1
+    plan.save()
+    audit.record(actor=actor, action=AuditAction.UPDATE, target=plan, account_id=plan.account_id, changes=changes)
+    return plan
+
+
+def executive_plan_reminders(day: date) -> list[Reminder]:
+    """For each active plan overdue on `day` (ENG-6): a reminder to the responsible sponsor and to the
+    account's owner, once per overdue stretch (the key holds the day it fell due)."""
+    plans = ExecutivePlan.objects.filter(is_active=True, account__is_archived=False)
+    reminders = []
+    for status in selectors.plan_statuses_in(plans, day):
+        if not status.overdue:
+            continue
+        plan = status.plan
+        for user in {plan.sponsor.sponsor, plan.account.owner}:
+            if not user.is_active:
+                continue
+            with _in_language(user):
+                title = _("%(kind)s at %(account)s overdue since %(date)s (every %(n)d months)") % {
+                    "kind": plan.get_kind_display(), "account": plan.account.name,
+                    "date": status.next_due.isoformat(), "n": plan.every_months}  # fmt: skip
+                body = _("Responsible sponsor: %(name)s.") % {"name": plan.sponsor.sponsor}
+            reminders.append(Reminder(user=user, kind=ReminderKind.CADENCE, title=title[:200], body=body,
+                                      due_at=_day_start(day), account=plan.account,
+                                      key=f"plan:{plan.pk}:{status.next_due.isoformat()}:{user.pk}"))  # fmt: skip
+    return reminders
+
+
+# ---------------------------------------------------------------------------------------------
+# events: the annual key-account forum, top-level meetings (ENG-6)
+
+
+def _event_snapshot(event: Event) -> dict:
+    return audit.snapshot(event, EVENT_FIELDS)
+
+
+def _apply_event_fields(event: Event, fields: dict) -> None:
+    errors: dict = {}
+    if "owner" in fields:
+        owner = _colleague(fields["owner"], "owner", errors)
+        if owner is not None:
+            event.owner = owner
+    _apply(event, fields, errors, links=("owner",), texts=("name", "place", "description"))
+    for name in ("starts_at", "ends_at"):
+        if name not in errors:
+            setattr(event, name, _aware(getattr(event, name)))
+    if not {"starts_at", "ends_at"} & set(errors) and event.ends_at < event.starts_at:
+        errors["ends_at"] = [_("The event cannot end before it starts.")]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def event_create(*, actor, fields: dict) -> Event:
+    """Create an event (the annual forum, a top-level meeting); the organiser defaults to the actor."""
+    _check_unknown(fields, EVENT_FIELDS)
+    fields = dict(fields)
+    if fields.get("owner") is None:
+        fields["owner"] = actor
+    event = Event(created_by=actor)
+    _apply_event_fields(event, fields)
+    event.save()
+    audit.record(actor=actor, action=AuditAction.CREATE, target=event,
+                 changes=audit.diff({}, _event_snapshot(event)))  # fmt: skip
+    return event
+
+
+@transaction.atomic
+def event_update(*, actor, event: Event, fields: dict, version=None) -> Event:
+    """Change an event; the caller checked the actor may (scopes.get_event_for_user write=True)."""
+    _check_unknown(fields, EVENT_FIELDS)
+    event = _lock(Event, event.pk, version)
+    before = _event_snapshot(event)
+    _apply_event_fields(event, fields)
+    changes = audit.diff(before, _event_snapshot(event))
+    if not changes:
+        return event
+    event.version += 1
+    event.save()
+    audit.record(actor=actor, action=AuditAction.UPDATE, target=event, changes=changes)
+    return event
+
+
+def _invitation_snapshot(invitation: Invitation) -> dict:
+    return audit.snapshot(invitation, ["event", "account", "contact", "status", "responded_at", "attended", "notes"])
+
+
+@transaction.atomic
+def event_invite(*, actor, event: Event, accounts: list[Account], contact_ids=None) -> list[Invitation]:
+    """Invite contacts of the accounts (the caller fetched them with write=True): those named in
+    `contact_ids` (each must hold a position at one of the accounts), or all the accounts' contacts not
+    invited yet. A named contact invited already is refused, naming `contact_ids`."""
+    if not accounts:
+        raise ValidationError({"account_ids": _("Choose at least one account.")})
+    if any(a.is_archived for a in accounts):
+        raise ValidationError({"account_ids": _("This account is archived.")})
+    positions = AccountContact.objects.filter(account__in=accounts, contact__is_archived=False).order_by(
+        "account_id", "contact_id"
+    )
+    at_account: dict[int, int] = {}  # contact → the first of the accounts it holds a position at
+    for contact_id, account_id in positions.values_list("contact_id", "account_id"):
+        at_account.setdefault(contact_id, account_id)
+    invited = set(Invitation.objects.filter(event=event).values_list("contact_id", flat=True))
+    if contact_ids:
+        wanted = _ids(contact_ids)
+        if set(wanted) - set(at_account):
+            raise ValidationError({"contact_ids": _("Pick contacts of the chosen accounts.")})
+        if set(wanted) & invited:
+            raise ValidationError({"contact_ids": _("This contact is invited already.")})
+    else:
+        wanted = [c for c in sorted(at_account) if c not in invited]
+        if not wanted:
+            raise ValidationError({"account_ids": _("Every contact of these accounts is invited already.")})
+    made = Invitation.objects.bulk_create(
+        [Invitation(event=event, account_id=at_account[c], contact_id=c, invited_by=actor) for c in wanted]
+    )
+    for invitation in made:
+        audit.record(actor=actor, action=AuditAction.CREATE, target=invitation, account_id=invitation.account_id,
+                     changes=audit.diff({}, _invitation_snapshot(invitation)))  # fmt: skip
+    return made
+
+
+@transaction.atomic
+def event_send_invitations(*, actor, event: Event, channel: str, accounts: list[Account] | None = None,
+                           template=None, text: str = "", subject: str = "", at=None):  # fmt: skip
+    """Send the invitations not sent yet, through messaging (MSG-1: consent, quiet hours, the outbox):
+    those of `accounts` (fetched with write=True), or of every account the actor may change. The bulk send
+    and each message are stored on the invitations; the MessageBatch is returned."""
+    rows = Invitation.objects.select_for_update().filter(event=event, message__isnull=True, batch__isnull=True,
+                                                         status=InvitationStatus.INVITED)  # fmt: skip
+    if accounts is not None:
+        rows = rows.filter(account__in=accounts)
+    else:
+        rows = rows.filter(account__in=scopes.editable_accounts(actor).filter(is_archived=False))
+    invitations = list(rows)
+    if not invitations:
+        raise ValidationError({"invitations": _("There are no invitations waiting to be sent.")})
+    batch = messaging_services.message_send_bulk(actor=actor, channel=channel, template=template, text=text,
+                                                 subject=subject, at=at,
+                                                 contact_ids=[i.contact_id for i in invitations])  # fmt: skip
+    messages = dict(Message.objects.filter(batch=batch).values_list("contact_id", "pk"))
+    for invitation in invitations:
+        invitation.batch = batch
+        invitation.message_id = messages.get(invitation.contact_id)
+        invitation.version += 1
+    Invitation.objects.bulk_update(invitations, ["batch", "message", "version", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.UPDATE, target=event,
+                 extra={"invitations_sent": len(invitations), "batch": batch.pk})  # fmt: skip
+    return batch
+
+
+RSVP_STATUSES = {InvitationStatus.ACCEPTED, InvitationStatus.DECLINED}
+
+
+def _invitation_change(*, actor, invitation: Invitation, version, apply) -> Invitation:
+    invitation = _lock(Invitation, invitation.pk, version)
+    before = _invitation_snapshot(invitation)
+    apply(invitation)
+    changes = audit.diff(before, _invitation_snapshot(invitation))
+    if not changes:
+        return invitation
+    invitation.version += 1
+    invitation.save()
+    audit.record(actor=actor, action=AuditAction.UPDATE, target=invitation, account_id=invitation.account_id,
+                 changes=changes)  # fmt: skip
+    return invitation
+
+
+def _notes(value, errors: dict):
+    if value is None:
+        return None
+    value = str(value).strip()
+    if len(value) > 2000:
+        errors["notes"] = [_("Ensure this value has at most %(n)s characters.") % {"n": 2000}]
+    return value
+
+
+@transaction.atomic
+def invitation_respond(*, actor, invitation: Invitation, status: str, notes=None, version=None) -> Invitation:
+    """Record a contact's answer (RSVP): accepted or declined, now. The caller checked the actor may
+    change the invitation's account."""
+    errors: dict = {}
+    if status not in RSVP_STATUSES:
+        errors["status"] = [_("Choose one of: %(c)s.") % {"c": ", ".join(sorted(RSVP_STATUSES))}]
+    notes = _notes(notes, errors)
+    if errors:
+        raise ValidationError(errors)
+
+    def apply(invitation):
+        if invitation.status != status:
+            invitation.status = status
+            invitation.responded_at = timezone.now()
+        if notes is not None:
+            invitation.notes = notes
+
+    return _invitation_change(actor=actor, invitation=invitation, version=version, apply=apply)
+
+
+@transaction.atomic
+def invitation_record_attendance(*, actor, invitation: Invitation, attended: bool, notes=None,
+                                 version=None) -> Invitation:  # fmt: skip
+    """Record whether the contact came (once the event has started): attended or no-show."""
+    errors: dict = {}
+    if not isinstance(attended, bool):
+        errors["attended"] = [_("Enter true or false.")]
+    elif invitation.event.starts_at > timezone.now():
+        errors["attended"] = [_("Attendance is recorded once the event has started.")]
+    notes = _notes(notes, errors)
+    if errors:
+        raise ValidationError(errors)
+
+    def apply(invitation):
+        invitation.attended = attended
+        invitation.status = InvitationStatus.ATTENDED if attended else InvitationStatus.NO_SHOW
+        if notes is not None:
+            invitation.notes = notes
+
+    return _invitation_change(actor=actor, invitation=invitation, version=version, apply=apply)
+
+
+def event_follow_up_days() -> int:
+    """Follow-up tasks after an event are due this many days after it ends: KAM["EVENT_FOLLOW_UP_DAYS"], 3."""
+    return int(settings.KAM.get("EVENT_FOLLOW_UP_DAYS", 3))
+
+
+@transaction.atomic
+def event_create_follow_ups(*, actor, event: Event) -> list[Task]:
+    """After the event, one open task per attendee for the owner of the attendee's account ("follow up
+    after <event>"), for the attendees at accounts the actor may see. Idempotent: an attendee who has a
+    follow-up task gets no second one; the new tasks are returned."""
+    if event.ends_at > timezone.now():
+        raise ValidationError({"event": _("Follow-ups are made after the event has ended.")})
+    rows = (
+        scopes.visible_invitations(actor)
+        .select_for_update(of=("self",))
+        .filter(event=event, attended=True, follow_up_task__isnull=True, account__owner__is_active=True)
+        .select_related("account", "account__owner", "contact")
+        .order_by("account_id", "contact_id", "id")
+    )
+    invitations = list(rows)
+    due = event.ends_at + timedelta(days=event_follow_up_days())
+    tasks = []
+    for invitation in invitations:
+        owner = invitation.account.owner
+        with _in_language(owner):
+            title = _("Follow up after %(event)s: %(contact)s") % {
+                "event": event.name,
+                "contact": invitation.contact.name,
+            }
+        task = Task.objects.create(title=title[:200], account=invitation.account, contact=invitation.contact,
+                                   assignee=owner, due_at=due, created_by=actor)  # fmt: skip
+        audit.record(actor=actor, action=AuditAction.CREATE, target=task, account_id=task.account_id,
+                     changes=audit.diff({}, audit.snapshot(task, TASK_FIELDS)), extra={"event": event.pk})  # fmt: skip
+        invitation.follow_up_task = task
+        invitation.version += 1
+        tasks.append(task)
+    Invitation.objects.bulk_update(invitations, ["follow_up_task", "version", "updated_at"])
+    return tasks
+
+
+# ---------------------------------------------------------------------------------------------
+# campaigns: new-product trials and joint promotions (ENG-7)
+
+
+def _campaign_snapshot(campaign: Campaign) -> dict:
+    return audit.snapshot(campaign, CAMPAIGN_FIELDS)
+
+
+def _apply_campaign_fields(campaign: Campaign, fields: dict) -> None:
+    errors: dict = {}
+    if "owner" in fields:
+        owner = _colleague(fields["owner"], "owner", errors)
+        if owner is not None:
+            campaign.owner = owner
+    _apply(campaign, fields, errors, links=("owner",), texts=("name", "product", "goal", "result_summary"))
+    if not {"starts_on", "ends_on"} & set(errors) and campaign.ends_on < campaign.starts_on:
+        errors["ends_on"] = [_("The campaign cannot end before it starts.")]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def campaign_create(*, actor, fields: dict) -> Campaign:
+    """Create a new-product trial or joint promotion (ENG-7); the owner defaults to the actor."""
+    _check_unknown(fields, CAMPAIGN_FIELDS)
+    fields = dict(fields)
+    if fields.get("owner") is None:
+        fields["owner"] = actor
+    campaign = Campaign(created_by=actor)
+    _apply_campaign_fields(campaign, fields)
+    campaign.save()
+    audit.record(actor=actor, action=AuditAction.CREATE, target=campaign,
+                 changes=audit.diff({}, _campaign_snapshot(campaign)))  # fmt: skip
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(*, actor, campaign: Campaign, fields: dict, version=None) -> Campaign:
+    """Change a campaign (its result summary at the end, too); stale version → 409."""
+    _check_unknown(fields, CAMPAIGN_FIELDS)
+    campaign = _lock(Campaign, campaign.pk, version)
+    before = _campaign_snapshot(campaign)
+    _apply_campaign_fields(campaign, fields)
+    changes = audit.diff(before, _campaign_snapshot(campaign))
+    if not changes:
+        return campaign
+    campaign.version += 1
+    campaign.save()
+    audit.record(actor=actor, action=AuditAction.UPDATE, target=campaign, changes=changes)
+    return campaign
+
+
+def _participant_snapshot(participant: CampaignParticipant) -> dict:
+    return audit.snapshot(participant, ["campaign", "account", *PARTICIPANT_FIELDS])
+
+
+@transaction.atomic
+def campaign_participant_add(*, actor, campaign: Campaign, account: Account, fields: dict | None = None):
+    """Add an account to a campaign (the caller fetched it with write=True); once per campaign."""
+    fields = dict(fields or {})
+    _check_unknown(fields, PARTICIPANT_FIELDS)
+    if account.is_archived:
+        raise ValidationError({"account": _("This account is archived.")})
+    if CampaignParticipant.objects.filter(campaign=campaign, account=account).exists():
+        raise ValidationError({"account": _("This account takes part in the campaign already.")})
+    participant = CampaignParticipant(campaign=campaign, account=account, created_by=actor)
+    errors: dict = {}
+    _apply(participant, fields, errors, texts=("result", "feedback"))
+    if errors:
+        raise ValidationError(errors)
+    participant.save()
+    audit.record(actor=actor, action=AuditAction.CREATE, target=participant, account_id=account.pk,
+                 changes=audit.diff({}, _participant_snapshot(participant)))  # fmt: skip
+    return participant
+
+
+@transaction.atomic
+def campaign_participant_update(*, actor, participant: CampaignParticipant, fields: dict, version=None):
+    """Change an account's status, result or feedback in a campaign; stale version → 409."""
+    _check_unknown(fields, PARTICIPANT_FIELDS)
+    participant = _lock(CampaignParticipant, participant.pk, version)
+    before = _participant_snapshot(participant)
+    errors: dict = {}
+    _apply(participant, fields, errors, texts=("result", "feedback"))
+    if errors:
+        raise ValidationError(errors)
+    changes = audit.diff(before, _participant_snapshot(participant))
+    if not changes:
+        return participant
+    participant.version += 1
+    participant.save()
+    audit.record(actor=actor, action=AuditAction.UPDATE, target=participant, account_id=participant.account_id,
+                 changes=changes)  # fmt: skip
+    return participant

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,8 +18,20 @@ from kam.core import scopes
 from kam.core.errors import ConflictError
 from kam.core.forms import add_service_errors
 from kam.engagement import selectors, services
-from kam.engagement.forms import ActivityForm, TaskForm
-from kam.engagement.models import ActivityKind, ReminderKind, TaskStatus
+from kam.engagement.forms import (
+    ActivityForm,
+    CampaignForm,
+    EventForm,
+    InviteForm,
+    NotificationSettingsForm,
+    ParticipantEditForm,
+    ParticipantForm,
+    PlanForm,
+    SponsorForm,
+    TaskForm,
+)
+from kam.engagement.models import ActivityKind, InvitationStatus, ReminderKind, TaskStatus
+from kam.messaging.models import ChannelName, MessageTemplate
 
 ACCOUNT_CHOICES = 8  # accounts offered by the picker before the user types
 
@@ -216,8 +229,9 @@ def task_create(request):
 @login_required
 def task_edit(request, pk):
     task = scopes.get_task_for_user(request.user, pk, write=True)
-    initial = {"title": task.title, "due_at": timezone.localtime(task.due_at), "account": task.account_id,
-               "assignee": task.assignee_id, "notes": task.notes}  # fmt: skip
+    initial = {"title": task.title, "kind": task.kind, "due_at": timezone.localtime(task.due_at),
+               "remind_at": task.remind_at and timezone.localtime(task.remind_at), "account": task.account_id,
+               "assignee": task.assignee_id, "notes": task.notes, "documents": "\n".join(task.documents)}  # fmt: skip
     form = TaskForm(request.POST or None, user=request.user, task=task, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -310,6 +324,34 @@ def reminder_dismiss(request, pk):
     return _reminder_action(request, pk, services.reminder_dismiss)
 
 
+@login_required
+def notification_settings(request):
+    """The user's own channel for reminders (ENG-3), digest or not, cadence review rhythm; and a test send."""
+    item = services.notification_settings(request.user)
+    initial = {"channel": item.channel, "address": item.address, "daily_digest": item.daily_digest,
+               "cadence_review": item.cadence_review}  # fmt: skip
+    form = NotificationSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and request.POST.get("action") == "test":
+        try:
+            error = services.notification_test(actor=request.user)
+        except ValidationError as e:
+            error = " ".join(e.messages)
+        if error:
+            messages.error(request, _("The test message was not sent: %(reason)s") % {"reason": error})
+        else:
+            messages.success(request, _("Test message sent."))
+        return redirect("notification_settings")
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.notification_settings_update(actor=request.user, fields=form.service_fields())
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, _("Notification settings saved."))
+            return redirect("notification_settings")
+    return render(request, "engagement/notification_settings.html", {"form": form, "saved": item})
+
+
 @require_GET
 @login_required
 def cadence_breaches(request):
@@ -317,3 +359,336 @@ def cadence_breaches(request):
     breaches = selectors.cadence_breaches(request.user)
     page = Paginator(breaches, 50).get_page(request.GET.get("page"))
     return render(request, "engagement/cadence_breaches.html", {"page": page})
+
+
+# ---------------------------------------------------------------------------------------------
+# executive sponsors and plans (ENG-5, ENG-6), events (ENG-6), campaigns (ENG-7)
+
+
+def _conflict(form):
+    form.add_error(None, _("Someone else changed this record meanwhile. Reload it and make your change again."))
+
+
+@require_GET
+@login_required
+def sponsor_list(request):
+    """The accounts I sponsor (an executive's own, running today), or every sponsorship in scope (?all=1)."""
+    everyone = request.GET.get("all") == "1"
+    rows = selectors.sponsor_list(request.user, sponsor=None if everyone else "me", current=None if everyone else True)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(request, "engagement/sponsor_list.html", {"page": page, "everyone": everyone})
+
+
+@login_required
+def sponsor_create(request, pk):
+    """Name a sponsor of the account (whoever may change the account)."""
+    account = scopes.get_account_for_user(request.user, pk, write=True)
+    form = SponsorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.sponsor_create(actor=request.user, account=account, fields=dict(form.cleaned_data))
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, _("Sponsor saved."))
+            return redirect(reverse("account_detail", args=[account.pk]) + "#sponsors")
+    return render(request, "engagement/sponsor_form.html", {"form": form, "account": account})
+
+
+@require_GET
+@login_required
+def account_sponsors_campaigns(request, pk):
+    """The account page's section (loaded by htmx): sponsors, executive plans and campaigns."""
+    account = scopes.get_account_for_user(request.user, pk, include_archived=True)
+    context = {
+        "account": account,
+        "sponsors": selectors.sponsor_list(request.user, account=account.pk),
+        "plans": selectors.plan_list(request.user, account=account.pk),
+        "participations": selectors.account_campaigns(request.user, account),
+        "can_edit": scopes.can_edit_account(request.user, account),
+        "today": timezone.localdate(),
+    }
+    return render(request, "engagement/sponsor_account_section.html", context)
+
+
+@require_GET
+@login_required
+def plan_list(request):
+    """Executive visit and top-level meeting plans in scope; ?overdue=1 keeps the late ones (ENG-6)."""
+    overdue = request.GET.get("overdue") == "1"
+    statuses = selectors.plan_list(request.user, overdue=True if overdue else None)
+    page = Paginator(statuses, 50).get_page(request.GET.get("page"))
+    return render(request, "engagement/plan_list.html", {"page": page, "overdue": overdue})
+
+
+@login_required
+def plan_create(request, pk):
+    account = scopes.get_account_for_user(request.user, pk, write=True)
+    form = PlanForm(request.POST or None, account=account)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.plan_create(actor=request.user, account=account, fields=dict(form.cleaned_data))
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, _("Plan saved."))
+            return redirect(reverse("account_detail", args=[account.pk]) + "#sponsors")
+    return render(request, "engagement/plan_form.html", {"form": form, "account": account})
+
+
+@require_GET
+@login_required
+def event_list(request):
+    events = selectors.event_list(request.user)
+    page = Paginator(events, 25).get_page(request.GET.get("page"))
+    return render(request, "engagement/event_list.html", {"page": page})
+
+
+@login_required
+def event_create(request):
+    form = EventForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            event = services.event_create(actor=request.user, fields=dict(form.cleaned_data))
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, _("Event saved."))
+            return redirect("event_detail", pk=event.pk)
+    return render(request, "engagement/event_form.html", {"form": form})
+
+
+@login_required
+def event_edit(request, pk):
+    event = scopes.get_event_for_user(request.user, pk, write=True)
+    initial = {"name": event.name, "kind": event.kind, "starts_at": timezone.localtime(event.starts_at),
+               "ends_at": timezone.localtime(event.ends_at), "place": event.place, "description": event.description}  # fmt: skip
+    form = EventForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.event_update(actor=request.user, event=event, fields=dict(form.cleaned_data),
+                                  version=request.POST.get("version"))  # fmt: skip
+        except ConflictError:
+            _conflict(form)
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, _("Event saved."))
+            return redirect("event_detail", pk=event.pk)
+    return render(request, "engagement/event_form.html", {"form": form, "event": event})
+
+
+def _event_context(request, event, invite_form=None) -> dict:
+    invite_form = invite_form or InviteForm(user=request.user)
+    invitations = list(selectors.invitation_list(request.user, event))
+    editable = set(scopes.editable_accounts(request.user).filter(pk__in={i.account_id for i in invitations})
+                   .values_list("pk", flat=True))  # fmt: skip
+    for invitation in invitations:
+        invitation.editable = invitation.account_id in editable
+    selected = invite_form.selected_account()
+    offered = _offered_accounts(request.user, "")
+    if selected is not None and all(a.pk != selected.pk for a in offered):
+        offered = [selected, *offered[: ACCOUNT_CHOICES - 1]]
+    now = timezone.now()
+    return {"event": event, "invitations": invitations, "form": invite_form, "accounts": offered,
+            "selected": selected, "can_edit": scopes.can_edit_event(request.user, event),
+            "started": event.starts_at <= now, "ended": event.ends_at <= now,
+            "channels": ChannelName.choices, "templates": MessageTemplate.objects.filter(is_archived=False),
+            "unsent": sum(1 for i in invitations if i.editable and i.message_id is None and i.batch_id is None
+                          and i.status == InvitationStatus.INVITED)}  # fmt: skip
+
+
+@require_GET
+@login_required
+def event_detail(request, pk):
+    """The event with its invitations in scope: invite, send, answers, attendance, follow-ups."""
+    event = scopes.get_event_for_user(request.user, pk)
+    return render(request, "engagement/event_detail.html", _event_context(request, event))
+
+
+@require_POST
+@login_required
+def event_invite(request, pk):
+    """Invite the picked account's ticked contacts (none ticked: all not invited yet)."""
+    event = scopes.get_event_for_user(request.user, pk)
+    if request.POST.get("account", "").isdigit():  # an account the user may not change is not found
+        scopes.get_account_for_user(request.user, request.POST["account"], write=True)
+    form = InviteForm(request.POST, user=request.user)
+    if form.is_valid():
+        account = form.cleaned_data["account"]
+        contact_ids = [c.pk for c in form.cleaned_data["contacts"]]
+        try:
+            made = services.event_invite(actor=request.user, event=event, accounts=[account], contact_ids=contact_ids)
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, _("%(n)d contacts invited.") % {"n": len(made)})
+            return redirect("event_detail", pk=event.pk)
+    return render(request, "engagement/event_detail.html", _event_context(request, event, form), status=422)
+
+
+@require_POST
+@login_required
+def event_send(request, pk):
+    """Send the invitations not sent yet (of accounts the user may change) through messaging."""
+    event = scopes.get_event_for_user(request.user, pk)
+    template_id = request.POST.get("template", "")
+    template = (
+        MessageTemplate.objects.filter(pk=template_id, is_archived=False).first() if template_id.isdigit() else None
+    )
+    try:
+        batch = services.event_send_invitations(actor=request.user, event=event, channel=request.POST.get("channel", ""),
+                                                template=template, text=request.POST.get("text", ""),
+                                                subject=request.POST.get("subject", ""))  # fmt: skip
+    except ValidationError as e:
+        messages.error(request, " ".join(e.messages))
+    else:
+        messages.success(
+            request, _("%(n)d invitations queued, %(s)d skipped.") % {"n": batch.queued, "s": batch.skipped}
+        )
+    return redirect("event_detail", pk=event.pk)
+
+
+@require_POST
+@login_required
+def event_answer(request, pk, invitation):
+    """Record an answer (accepted, declined) or attendance (attended, no_show) for one invitation."""
+    event = scopes.get_event_for_user(request.user, pk)
+    found = scopes.get_invitation_for_user(request.user, invitation, write=True)
+    if found.event_id != event.pk:
+        raise Http404
+    status = request.POST.get("status", "")
+    version = request.POST.get("version") or None
+    try:
+        if status in (InvitationStatus.ATTENDED, InvitationStatus.NO_SHOW):
+            services.invitation_record_attendance(actor=request.user, invitation=found, version=version,
+                                                  attended=status == InvitationStatus.ATTENDED)  # fmt: skip
+        else:
+            services.invitation_respond(actor=request.user, invitation=found, status=status, version=version)
+    except ConflictError:
+        messages.error(request, _("Someone else changed this invitation meanwhile; here it is as it is now."))
+    except ValidationError as e:
+        messages.error(request, " ".join(e.messages))
+    return redirect(reverse("event_detail", args=[event.pk]) + "#invitations")
+
+
+@require_POST
+@login_required
+def event_follow_ups(request, pk):
+    """After the event: a follow-up task for each attendee's account owner (none twice)."""
+    event = scopes.get_event_for_user(request.user, pk)
+    try:
+        tasks = services.event_create_follow_ups(actor=request.user, event=event)
+    except ValidationError as e:
+        messages.error(request, " ".join(e.messages))
+    else:
+        messages.success(request, _("%(n)d follow-up tasks created.") % {"n": len(tasks)})
+    return redirect("event_detail", pk=event.pk)
+
+
+@require_GET
+@login_required
+def campaign_list(request):
+    campaigns = selectors.campaign_list(request.user)
+    page = Paginator(campaigns, 25).get_page(request.GET.get("page"))
+    return render(request, "engagement/campaign_list.html", {"page": page})
+
+
+@login_required
+def campaign_create(request):
+    form = CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = services.campaign_create(actor=request.user, fields=dict(form.cleaned_data))
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, _("Campaign saved."))
+            return redirect("campaign_detail", pk=campaign.pk)
+    return render(request, "engagement/campaign_form.html", {"form": form})
+
+
+@login_required
+def campaign_edit(request, pk):
+    campaign = scopes.get_campaign_for_user(request.user, pk, write=True)
+    initial = {name: getattr(campaign, name) for name in CampaignForm.base_fields}
+    form = CampaignForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.campaign_update(actor=request.user, campaign=campaign, fields=dict(form.cleaned_data),
+                                     version=request.POST.get("version"))  # fmt: skip
+        except ConflictError:
+            _conflict(form)
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, _("Campaign saved."))
+            return redirect("campaign_detail", pk=campaign.pk)
+    return render(request, "engagement/campaign_form.html", {"form": form, "campaign": campaign})
+
+
+def _campaign_context(request, campaign, form=None) -> dict:
+    form = form or ParticipantForm(user=request.user)
+    participants = list(selectors.participant_list(request.user, campaign))
+    editable = set(scopes.editable_accounts(request.user).filter(pk__in={p.account_id for p in participants})
+                   .values_list("pk", flat=True))  # fmt: skip
+    for participant in participants:
+        participant.editable = participant.account_id in editable
+        participant.form = ParticipantEditForm(initial={"status": participant.status, "result": participant.result,
+                                                        "feedback": participant.feedback}, prefix=f"p{participant.pk}")  # fmt: skip
+    selected = form.selected_account()
+    offered = _offered_accounts(request.user, "")
+    if selected is not None and all(a.pk != selected.pk for a in offered):
+        offered = [selected, *offered[: ACCOUNT_CHOICES - 1]]
+    return {"campaign": campaign, "participants": participants, "form": form, "accounts": offered,
+            "selected": selected, "can_edit": scopes.can_edit_campaign(request.user, campaign)}  # fmt: skip
+
+
+@require_GET
+@login_required
+def campaign_detail(request, pk):
+    campaign = scopes.get_campaign_for_user(request.user, pk)
+    return render(request, "engagement/campaign_detail.html", _campaign_context(request, campaign))
+
+
+@require_POST
+@login_required
+def campaign_participant_add(request, pk):
+    campaign = scopes.get_campaign_for_user(request.user, pk)
+    if request.POST.get("account", "").isdigit():  # an account the user may not change is not found
+        scopes.get_account_for_user(request.user, request.POST["account"], write=True)
+    form = ParticipantForm(request.POST, user=request.user)
+    if form.is_valid():
+        account = form.cleaned_data["account"]
+        try:
+            services.campaign_participant_add(actor=request.user, campaign=campaign, account=account,
+                                              fields={"status": form.cleaned_data["status"]})  # fmt: skip
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, _("Account added to the campaign."))
+            return redirect("campaign_detail", pk=campaign.pk)
+    return render(request, "engagement/campaign_detail.html", _campaign_context(request, campaign, form), status=422)
+
+
+@require_POST
+@login_required
+def campaign_participant_edit(request, pk, participant):
+    campaign = scopes.get_campaign_for_user(request.user, pk)
+    found = scopes.get_participant_for_user(request.user, campaign, participant, write=True)
+    form = ParticipantEditForm(request.POST, prefix=f"p{found.pk}")
+    if form.is_valid():
+        try:
+            services.campaign_participant_update(actor=request.user, participant=found, fields=dict(form.cleaned_data),
+                                                 version=request.POST.get("version"))  # fmt: skip
+        except ConflictError:
+            messages.error(
+                request, _("Someone else changed this record meanwhile. Reload it and make your change again.")
+            )
+        except ValidationError as e:
+            messages.error(request, " ".join(e.messages))
+        else:
+            messages.success(request, _("Saved."))
+    else:
+        messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+    return redirect(reverse("campaign_detail", args=[campaign.pk]) + "#participants")
