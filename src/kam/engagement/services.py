@@ -556,8 +556,12 @@ def timed_reminders(*, now: datetime) -> int:
     whose reminder time (a call-back's due time when none is set) has come within the last day and
     was not reminded yet. Run every few minutes by the worker; each reminder once (its key)."""
     since = now - timedelta(days=1)
-    tasks = _open_tasks().filter(TIMED).filter(
-        Q(remind_at__gt=since, remind_at__lte=now) | Q(remind_at__isnull=True, due_at__gt=since, due_at__lte=now)
+    tasks = (
+        _open_tasks()
+        .filter(TIMED)
+        .filter(
+            Q(remind_at__gt=since, remind_at__lte=now) | Q(remind_at__isnull=True, due_at__gt=since, due_at__lte=now)
+        )
     )
     reminders = []
     for task in tasks:
@@ -876,6 +880,30 @@ def _colleague(value, field: str, errors: dict):
     return user
 
 
+def _record_new(obj, *, actor, snapshot, account_id=None):
+    """Save a new record and audit its fields (from nothing to their values)."""
+    obj.save()
+    audit.record(actor=actor, action=AuditAction.CREATE, target=obj, account_id=account_id,
+                 changes=audit.diff({}, snapshot(obj)))  # fmt: skip
+    return obj
+
+
+def _edit(model, obj, *, actor, fields: dict, version, allowed, apply, snapshot, on_account: bool = True):
+    """The one way a versioned record of this section is changed: lock it (a stale `version` is a 409),
+    apply and validate the fields, and only if something changed bump the version and audit old → new."""
+    _check_unknown(fields, allowed)
+    obj = _lock(model, obj.pk, version)
+    before = snapshot(obj)
+    apply(obj, fields)
+    changes = audit.diff(before, snapshot(obj))
+    if changes:
+        obj.version += 1
+        obj.save()
+        audit.record(actor=actor, action=AuditAction.UPDATE, target=obj, changes=changes,
+                     account_id=obj.account_id if on_account else None)  # fmt: skip
+    return obj
+
+
 def _apply(instance, fields: dict, errors: dict, *, links=(), texts=()) -> None:
     """Set plain fields (texts stripped; None → "" for texts), then check them with full_clean."""
     for name, value in fields.items():
@@ -930,27 +958,14 @@ def sponsor_create(*, actor, account: Account, fields: dict) -> ExecutiveSponsor
         raise ValidationError({"sponsor": _("Pick an active colleague.")})
     sponsorship = ExecutiveSponsor(account=account, created_by=actor)
     _apply_sponsor_fields(sponsorship, fields)
-    sponsorship.save()
-    audit.record(actor=actor, action=AuditAction.CREATE, target=sponsorship, account_id=account.pk,
-                 changes=audit.diff({}, _sponsor_snapshot(sponsorship)))  # fmt: skip
-    return sponsorship
+    return _record_new(sponsorship, actor=actor, snapshot=_sponsor_snapshot, account_id=account.pk)
 
 
 @transaction.atomic
 def sponsor_update(*, actor, sponsorship: ExecutiveSponsor, fields: dict, version=None) -> ExecutiveSponsor:
     """Change a sponsorship's sponsor, title, duties or dates (end it with `until`); stale version → 409."""
-    _check_unknown(fields, SPONSOR_FIELDS)
-    sponsorship = _lock(ExecutiveSponsor, sponsorship.pk, version)
-    before = _sponsor_snapshot(sponsorship)
-    _apply_sponsor_fields(sponsorship, fields)
-    changes = audit.diff(before, _sponsor_snapshot(sponsorship))
-    if not changes:
-        return sponsorship
-    sponsorship.version += 1
-    sponsorship.save()
-    audit.record(actor=actor, action=AuditAction.UPDATE, target=sponsorship, account_id=sponsorship.account_id,
-                 changes=changes)  # fmt: skip
-    return sponsorship
+    return _edit(ExecutiveSponsor, sponsorship, actor=actor, fields=fields, version=version, allowed=SPONSOR_FIELDS,
+                 apply=_apply_sponsor_fields, snapshot=_sponsor_snapshot)  # fmt: skip
 
 
 def _plan_snapshot(plan: ExecutivePlan) -> dict:
@@ -988,26 +1003,14 @@ def plan_create(*, actor, account: Account, fields: dict) -> ExecutivePlan:
         raise ValidationError({"sponsor": _("Pick a sponsor of this account.")})
     plan = ExecutivePlan(account=account, created_by=actor)
     _apply_plan_fields(plan, fields)
-    plan.save()
-    audit.record(actor=actor, action=AuditAction.CREATE, target=plan, account_id=account.pk,
-                 changes=audit.diff({}, _plan_snapshot(plan)))  # fmt: skip
-    return plan
+    return _record_new(plan, actor=actor, snapshot=_plan_snapshot, account_id=account.pk)
 
 
 @transaction.atomic
 def plan_update(*, actor, plan: ExecutivePlan, fields: dict, version=None) -> ExecutivePlan:
     """Change a plan (kind, every N months, sponsor, first due day, notes, active); stale version → 409."""
-    _check_unknown(fields, PLAN_FIELDS)
-    plan = _lock(ExecutivePlan, plan.pk, version)
-    before = _plan_snapshot(plan)
-    _apply_plan_fields(plan, fields)
-    changes = audit.diff(before, _plan_snapshot(plan))
-    if not changes:
-        return plan
-    plan.version += 1
-    plan.save()
-    audit.record(actor=actor, action=AuditAction.UPDATE, target=plan, account_id=plan.account_id, changes=changes)
-    return plan
+    return _edit(ExecutivePlan, plan, actor=actor, fields=fields, version=version, allowed=PLAN_FIELDS,
+                 apply=_apply_plan_fields, snapshot=_plan_snapshot)  # fmt: skip
 
 
 def executive_plan_reminders(day: date) -> list[Reminder]:
@@ -1066,26 +1069,14 @@ def event_create(*, actor, fields: dict) -> Event:
         fields["owner"] = actor
     event = Event(created_by=actor)
     _apply_event_fields(event, fields)
-    event.save()
-    audit.record(actor=actor, action=AuditAction.CREATE, target=event,
-                 changes=audit.diff({}, _event_snapshot(event)))  # fmt: skip
-    return event
+    return _record_new(event, actor=actor, snapshot=_event_snapshot)
 
 
 @transaction.atomic
 def event_update(*, actor, event: Event, fields: dict, version=None) -> Event:
     """Change an event; the caller checked the actor may (scopes.get_event_for_user write=True)."""
-    _check_unknown(fields, EVENT_FIELDS)
-    event = _lock(Event, event.pk, version)
-    before = _event_snapshot(event)
-    _apply_event_fields(event, fields)
-    changes = audit.diff(before, _event_snapshot(event))
-    if not changes:
-        return event
-    event.version += 1
-    event.save()
-    audit.record(actor=actor, action=AuditAction.UPDATE, target=event, changes=changes)
-    return event
+    return _edit(Event, event, actor=actor, fields=fields, version=version, allowed=EVENT_FIELDS,
+                 apply=_apply_event_fields, snapshot=_event_snapshot, on_account=False)  # fmt: skip
 
 
 def _invitation_snapshot(invitation: Invitation) -> dict:
@@ -1295,30 +1286,25 @@ def campaign_create(*, actor, fields: dict) -> Campaign:
         fields["owner"] = actor
     campaign = Campaign(created_by=actor)
     _apply_campaign_fields(campaign, fields)
-    campaign.save()
-    audit.record(actor=actor, action=AuditAction.CREATE, target=campaign,
-                 changes=audit.diff({}, _campaign_snapshot(campaign)))  # fmt: skip
-    return campaign
+    return _record_new(campaign, actor=actor, snapshot=_campaign_snapshot)
 
 
 @transaction.atomic
 def campaign_update(*, actor, campaign: Campaign, fields: dict, version=None) -> Campaign:
     """Change a campaign (its result summary at the end, too); stale version → 409."""
-    _check_unknown(fields, CAMPAIGN_FIELDS)
-    campaign = _lock(Campaign, campaign.pk, version)
-    before = _campaign_snapshot(campaign)
-    _apply_campaign_fields(campaign, fields)
-    changes = audit.diff(before, _campaign_snapshot(campaign))
-    if not changes:
-        return campaign
-    campaign.version += 1
-    campaign.save()
-    audit.record(actor=actor, action=AuditAction.UPDATE, target=campaign, changes=changes)
-    return campaign
+    return _edit(Campaign, campaign, actor=actor, fields=fields, version=version, allowed=CAMPAIGN_FIELDS,
+                 apply=_apply_campaign_fields, snapshot=_campaign_snapshot, on_account=False)  # fmt: skip
 
 
 def _participant_snapshot(participant: CampaignParticipant) -> dict:
     return audit.snapshot(participant, ["campaign", "account", *PARTICIPANT_FIELDS])
+
+
+def _apply_participant_fields(participant: CampaignParticipant, fields: dict) -> None:
+    errors: dict = {}
+    _apply(participant, fields, errors, texts=("result", "feedback"))
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
@@ -1331,31 +1317,12 @@ def campaign_participant_add(*, actor, campaign: Campaign, account: Account, fie
     if CampaignParticipant.objects.filter(campaign=campaign, account=account).exists():
         raise ValidationError({"account": _("This account takes part in the campaign already.")})
     participant = CampaignParticipant(campaign=campaign, account=account, created_by=actor)
-    errors: dict = {}
-    _apply(participant, fields, errors, texts=("result", "feedback"))
-    if errors:
-        raise ValidationError(errors)
-    participant.save()
-    audit.record(actor=actor, action=AuditAction.CREATE, target=participant, account_id=account.pk,
-                 changes=audit.diff({}, _participant_snapshot(participant)))  # fmt: skip
-    return participant
+    _apply_participant_fields(participant, fields)
+    return _record_new(participant, actor=actor, snapshot=_participant_snapshot, account_id=account.pk)
 
 
 @transaction.atomic
 def campaign_participant_update(*, actor, participant: CampaignParticipant, fields: dict, version=None):
     """Change an account's status, result or feedback in a campaign; stale version → 409."""
-    _check_unknown(fields, PARTICIPANT_FIELDS)
-    participant = _lock(CampaignParticipant, participant.pk, version)
-    before = _participant_snapshot(participant)
-    errors: dict = {}
-    _apply(participant, fields, errors, texts=("result", "feedback"))
-    if errors:
-        raise ValidationError(errors)
-    changes = audit.diff(before, _participant_snapshot(participant))
-    if not changes:
-        return participant
-    participant.version += 1
-    participant.save()
-    audit.record(actor=actor, action=AuditAction.UPDATE, target=participant, account_id=participant.account_id,
-                 changes=changes)  # fmt: skip
-    return participant
+    return _edit(CampaignParticipant, participant, actor=actor, fields=fields, version=version,
+                 allowed=PARTICIPANT_FIELDS, apply=_apply_participant_fields, snapshot=_participant_snapshot)  # fmt: skip
