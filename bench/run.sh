@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks on SQLite and PostgreSQL (`make bench`; see bench/README.md).
+# Benchmarks on SQLite and PostgreSQL (`make bench`; see bench/README.md): HTTP, reminders, bulk messaging, import.
 #   BENCH_ACCOUNTS (100000)  BENCH_CONTACTS (1000000)  BENCH_REQUESTS (200 per operation)
 #   BENCH_ACTIVITIES (2000000; 0: none)  BENCH_IMPORT_ROWS (100000; 0 skips the import benchmark)
 #   BENCH_PG_PORT (54350)  BENCH_OUT (bench/out)
@@ -27,6 +27,8 @@ mkdir -p "$KAM_DATA_DIR"
 results+=("$out/sqlite.json")
 "$py" bench/reminders_bench.py --label sqlite --out "$out/reminders-sqlite.json"
 results+=("$out/reminders-sqlite.json")
+"$py" bench/messaging_bench.py --label sqlite --out "$out/messaging-sqlite.json"
+messaging=("$out/messaging-sqlite.json")
 if [ "$import_rows" -gt 0 ]; then
   rm -rf "$PWD/bench/data/import-sqlite"
   if KAM_DATA_DIR=$PWD/bench/data/import-sqlite "$py" bench/import_bench.py --rows "$import_rows" --label sqlite \
@@ -47,6 +49,8 @@ KAM_DATABASE_URL=$url "$py" bench/http_bench.py --label postgresql --requests "$
 results+=("$out/postgresql.json")
 KAM_DATABASE_URL=$url "$py" bench/reminders_bench.py --label postgresql --out "$out/reminders-postgresql.json"
 results+=("$out/reminders-postgresql.json")
+KAM_DATABASE_URL=$url "$py" bench/messaging_bench.py --label postgresql --out "$out/messaging-postgresql.json"
+messaging+=("$out/messaging-postgresql.json")
 if [ "$import_rows" -gt 0 ]; then
   pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   "$pgbin/psql" "$url" -qc "CREATE DATABASE kam_import"
@@ -60,3 +64,4 @@ fi
 echo
 echo "== results (server time from gunicorn's access log; targets in bench/README.md)"
 "$py" bench/http_bench.py --report "${results[@]}"
+"$py" bench/messaging_bench.py --report "${messaging[@]}"

@@ -163,6 +163,7 @@ class FakeAliyun:
         self.nonces: set[str] = set()
         self.codes: dict[str, tuple[str, str]] = {}  # phone (as sent) → business error
         self.actions: list[tuple[str, dict[str, str]]] = []
+        self.batches: list[list[tuple]] = []  # (number, signature, parameters) of each SendBatchSms
 
     @staticmethod
     def error(status, code, message):
@@ -237,10 +238,23 @@ class FakeAliyun:
         for name in ("PhoneNumberJson", "SignNameJson", "TemplateCode"):
             if not params.get(name):
                 return self.error(400, f"Missing{name}", f"{name} is mandatory for this action.")
-        phones, signs = json.loads(params["PhoneNumberJson"]), json.loads(params["SignNameJson"])
-        template_params = json.loads(params.get("TemplateParamJson", "null"))
-        if len(phones) > 100 or len(signs) != len(phones) or (template_params and len(template_params) != len(phones)):
+        # As documented: JSON arrays of strings, as many signatures (and parameter objects, when given)
+        # as numbers, at most 100 numbers, OutId shorter than 256 characters.
+        try:
+            phones, signs = json.loads(params["PhoneNumberJson"]), json.loads(params["SignNameJson"])
+            template_params = json.loads(params["TemplateParamJson"]) if "TemplateParamJson" in params else None
+        except ValueError:
+            return 200, {"Code": "isv.INVALID_JSON_PARAM", "Message": "JSON参数不合法", "RequestId": request_id()}
+        well_formed = (
+            isinstance(phones, list) and isinstance(signs, list) and 1 <= len(phones) <= 100
+            and len(signs) == len(phones) and all(isinstance(v, str) and v for v in phones + signs)
+            and (template_params is None or (isinstance(template_params, list) and len(template_params) == len(phones)
+                                             and all(isinstance(p, dict) for p in template_params)))
+            and len(params.get("OutId", "")) < 256
+        )  # fmt: skip
+        if not well_formed:
             return 200, {"Code": "isv.INVALID_PARAMETERS", "Message": "参数异常", "RequestId": request_id()}
+        self.batches.append(list(zip(phones, signs, template_params or [None] * len(phones), strict=True)))
         return self.business(phones)
 
 
@@ -345,6 +359,28 @@ def test_msg3_aliyun_sms_batch_sends_one_send_batch_sms_per_template(aliyun):
     assert json.loads(batch["TemplateParamJson"]) == [{"name": "李娜"}, {"name": "王伟"}]
     assert batch["TemplateCode"] == "SMS_123456789"
     assert actions["SendSms"]["PhoneNumbers"] == "85261234567"  # abroad: country code and number
+
+
+def test_msg3_aliyun_send_batch_sms_stand_in_refuses_what_the_documentation_forbids(aliyun):
+    """MSG-3: SendBatchSms needs as many signatures and parameter objects as numbers, and at most 100 numbers."""
+    fake, provider, channel = aliyun
+    phones = json.dumps(["13800138000", "13900139000"])
+    bad = [
+        {"PhoneNumberJson": phones, "SignNameJson": json.dumps(["华东大客户部"]), "TemplateCode": "SMS_1"},
+        {"PhoneNumberJson": phones, "SignNameJson": json.dumps(["华东大客户部"] * 2), "TemplateCode": "SMS_1",
+         "TemplateParamJson": json.dumps([{"name": "李娜"}])},
+        {"PhoneNumberJson": json.dumps([f"1380013{i:04d}" for i in range(101)]),
+         "SignNameJson": json.dumps(["华东大客户部"] * 101), "TemplateCode": "SMS_1"},
+        {"PhoneNumberJson": "13800138000", "SignNameJson": json.dumps(["华东大客户部"]), "TemplateCode": "SMS_1"},
+    ]  # fmt: skip
+    codes = [channel.call("SendBatchSms", params).json()["Code"] for params in bad]
+    assert codes == ["isv.INVALID_PARAMETERS"] * 4
+    assert fake.batches == []
+    good = {"PhoneNumberJson": phones, "SignNameJson": json.dumps(["华东大客户部"] * 2), "TemplateCode": "SMS_1",
+            "TemplateParamJson": json.dumps([{"name": "李娜"}, {"name": "王伟"}], ensure_ascii=False)}  # fmt: skip
+    assert channel.call("SendBatchSms", good).json()["Code"] == "OK"
+    assert fake.batches == [[("13800138000", "华东大客户部", {"name": "李娜"}),
+                             ("13900139000", "华东大客户部", {"name": "王伟"})]]  # fmt: skip
 
 
 def test_msg3_aliyun_sms_throttling_is_a_temporary_failure(aliyun):

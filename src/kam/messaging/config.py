@@ -7,7 +7,9 @@ The list of variables is ``VARIABLES`` below and docs/messaging.md.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -15,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .channels.aliyun_sms import DEFAULT_ENDPOINT as ALIYUN_ENDPOINT
 from .channels.aliyun_sms import AliyunSmsChannel
-from .channels.base import DEFAULT_TIMEOUT, Channel
+from .channels.base import DEFAULT_TIMEOUT, Channel, RateLimit
 from .channels.email import EmailChannel
 from .channels.log import LogChannel
 from .channels.robots import DingTalkRobotChannel, FeishuRobotChannel, WeComRobotChannel
@@ -184,3 +186,65 @@ def configured_channels() -> list[str]:
             continue
         names.append(name)
     return names
+
+
+# --- rate limits shared by all workers (kam.messaging.throttle) ---------------------------------
+
+# SMTP documents no rate; mail providers do limit (Tencent Exmail, Aliyun DirectMail: a few hundred a
+# minute), so without KAM_SMTP_MAX_PER_MINUTE the outbox keeps e-mail to this.
+EMAIL_DEFAULT_LIMIT = RateLimit(10, 1)
+_LIMIT_TEXT = re.compile(r"^\s*(\d+)\s*(?:/\s*(\d+)\s*s?)?\s*$")
+
+
+def parse_rate_limit(raw) -> RateLimit | None:
+    """One channel's entry of KAM["MESSAGING_RATE_LIMITS"]: "20/60" (20 per 60 s), (20, 60), 5000 (a second);
+    0, "" or None: no limit."""
+    if raw is None or raw == "" or raw == 0:
+        return None
+    if isinstance(raw, RateLimit):
+        messages, seconds = raw.messages, raw.per_seconds
+    elif isinstance(raw, int) and not isinstance(raw, bool):
+        messages, seconds = raw, 1
+    elif isinstance(raw, list | tuple) and len(raw) == 2:
+        messages, seconds = raw
+    elif isinstance(raw, str) and (match := _LIMIT_TEXT.match(raw)):
+        messages, seconds = int(match[1]), int(match[2] or 1)
+    else:
+        raise ImproperlyConfigured(f"A messaging rate limit is a count per seconds such as 20/60, not {raw!r}.")
+    if not (isinstance(messages, int) and isinstance(seconds, int)) or messages < 0 or seconds < 1:
+        raise ImproperlyConfigured(f"A messaging rate limit is a count per seconds such as 20/60, not {raw!r}.")
+    return RateLimit(messages, seconds) if messages else None
+
+
+def configured_rate_limits() -> dict[str, RateLimit | None]:
+    """KAM["MESSAGING_RATE_LIMITS"]: a dict (channel → limit) or text "aliyun_sms=500/1,dingtalk=20/60"."""
+    raw = settings.KAM.get("MESSAGING_RATE_LIMITS") or {}
+    if isinstance(raw, str):
+        pairs = [item.split("=", 1) for item in raw.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ImproperlyConfigured(f"KAM_MESSAGING_RATE_LIMITS is channel=count/seconds, …, not {raw!r}.")
+        raw = {name.strip(): value.strip() for name, value in pairs}
+    return {name: parse_rate_limit(value) for name, value in raw.items()}
+
+
+def one_window(limits) -> RateLimit | None:
+    """The documented limits folded into one fixed window that keeps all of them: the shortest window,
+    with the fewest requests any limit allows in it (Feishu's 5 a second and 100 a minute: 1 a second)."""
+    if not limits:
+        return None
+    window = min(limit.per_seconds for limit in limits)
+    return RateLimit(max(1, min(math.floor(limit.messages * window / limit.per_seconds) for limit in limits)), window)
+
+
+def rate_limit(name: str, channel: Channel | None = None) -> RateLimit | None:
+    """The rate the outbox keeps on channel `name`, across all workers; None: unlimited.
+
+    KAM["MESSAGING_RATE_LIMITS"][name] when set (0 or "" lifts the limit), else the limits the
+    channel's provider documents (``channel.rate_limits``), e-mail EMAIL_DEFAULT_LIMIT."""
+    configured = configured_rate_limits()
+    if name in configured:
+        return configured[name]
+    declared = one_window(channel.rate_limits if channel is not None else ())
+    if declared is None and name == "email":
+        return EMAIL_DEFAULT_LIMIT
+    return declared

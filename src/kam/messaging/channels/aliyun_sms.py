@@ -126,6 +126,10 @@ class AliyunSmsChannel(Channel):
         self.sign_name = sign_name
         self.timeout = timeout
 
+    def batch_key(self, message: OutgoingMessage) -> tuple:
+        """SendBatchSms: one template per call; numbers, signatures and parameters per number."""
+        return (message.template_code,)
+
     # -- requests -----------------------------------------------------------------------------
 
     def signed_body(self, action: str, params: Mapping[str, str]) -> bytes:

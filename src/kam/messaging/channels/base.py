@@ -174,12 +174,20 @@ class Channel:
 
     ``rate_limits`` are the provider's documented request limits for one account/robot; the
     outbox keeps within all of them. ``max_batch`` is how many messages one ``send_batch``
-    request carries at most (1: the channel sends one by one).
+    request carries at most (1: the channel sends one by one), ``batch_key`` which messages may
+    share a request: the outbox hands ``send_batch`` up to ``max_batch`` messages of one key, which
+    the provider then takes as ONE request. ``limit_counts_messages``: the provider's limit counts
+    messages (SMTP), not requests, so a batch costs one unit per message.
     """
 
     name: ClassVar[str] = ""
     rate_limits: ClassVar[tuple[RateLimit, ...]] = ()
     max_batch: ClassVar[int] = 1
+    limit_counts_messages: ClassVar[bool] = False
+
+    def batch_key(self, message: OutgoingMessage) -> tuple:
+        """Messages with equal keys can go out in one provider request (up to ``max_batch``)."""
+        return ()
 
     @property
     def rate_limit(self) -> RateLimit | None:

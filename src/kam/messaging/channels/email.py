@@ -47,6 +47,7 @@ class EmailChannel(Channel):
 
     name = "email"
     max_batch = 50  # messages sent over one SMTP session
+    limit_counts_messages = True  # mail providers count messages, whatever the session
 
     def __init__(
         self,

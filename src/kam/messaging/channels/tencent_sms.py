@@ -164,6 +164,11 @@ class TencentSmsChannel(Channel):
         self.sign_name = sign_name
         self.timeout = timeout
 
+    def batch_key(self, message: OutgoingMessage) -> tuple:
+        """One SendSms: template, parameters and signature are shared by every number of the call."""
+        return (message.template_code, tuple(template_values(message.template_params)),
+                message.sign_name or self.sign_name)  # fmt: skip
+
     # -- requests -----------------------------------------------------------------------------
 
     def signed_headers(self, payload: bytes, timestamp: int) -> dict[str, str]:
@@ -209,13 +214,7 @@ class TencentSmsChannel(Channel):
         groups: dict[tuple, list[int]] = {}
         for index, message in enumerate(messages):
             if results[index] is None:
-                key = (
-                    message.template_code,
-                    tuple(template_values(message.template_params)),
-                    message.sign_name or self.sign_name,
-                    message.reference,
-                )
-                groups.setdefault(key, []).append(index)
+                groups.setdefault(self.batch_key(message), []).append(index)
         for indexes in groups.values():
             for start in range(0, len(indexes), self.max_batch):
                 chunk = indexes[start : start + self.max_batch]
@@ -235,7 +234,9 @@ class TencentSmsChannel(Channel):
         }
         if sign_name := first.sign_name or self.sign_name:
             body["SignName"] = sign_name
-        if first.reference:
+        # SessionContext is one per request: sent when the request's messages share it (a single
+        # message's outbox id); several numbers are told apart by their SerialNo instead.
+        if first.reference and all(m.reference == first.reference for m in batch):
             body["SessionContext"] = first.reference
         reply = self.call(body)
         data = reply.json()
