@@ -51,9 +51,20 @@ from kam.accounts.models import (
 from kam.core.api import api
 from kam.core.models import ApiToken, AuditAction, AuditEvent
 from kam.engagement import services as engagement_services
-from kam.engagement.models import Activity, Reminder, ReminderKind, Task
+from kam.engagement.models import (
+    Activity,
+    Campaign,
+    CampaignParticipant,
+    Event,
+    ExecutivePlan,
+    ExecutiveSponsor,
+    Invitation,
+    Reminder,
+    ReminderKind,
+    Task,
+)
 from kam.messaging import services as messaging_services
-from kam.messaging.models import Message, MessageTemplate
+from kam.messaging.models import Audience, HolidayGreeting, Message, MessageBatch, MessageTemplate
 from kam.org import services as org_services
 from kam.org.models import DataScope, DepartmentKind, Role
 
@@ -241,6 +252,7 @@ def _build_world() -> types.SimpleNamespace:
     accounts, contacts, visitors, attachments = {}, {}, {}, {}
     activities, tasks, done_tasks = {}, {}, {}
     messages = {}  # MSG-1: one outbox message per account, to its contact
+    batches = {}  # MSG-1: each of those messages as a bulk send of its owner's
     for record in RECORDS:
         owner = users[OWNERS[record]]
         account = account_services.account_create(
@@ -278,6 +290,8 @@ def _build_world() -> types.SimpleNamespace:
         ))  # fmt: skip
         messages[record] = messaging_services.message_send(actor=owner, contact=contacts[record], channel="log",
                                                            text=f"矩阵短信{LABELS[record]}")  # fmt: skip
+        batches[record] = MessageBatch.objects.create(created_by=owner, total=1, queued=1)
+        Message.objects.filter(pk=messages[record].pk).update(batch=batches[record])
     sibling, outsider = users["sibling"], users["outsider"]
     account_services.team_member_set(
         actor=sibling, account=accounts["team_read"], user=users["manager"], access=TeamAccess.READ
@@ -305,6 +319,13 @@ def _build_world() -> types.SimpleNamespace:
                  for record in RECORDS}  # fmt: skip
     message_template = messaging_services.template_create(actor=users["admin"], fields={"name": "矩阵模板", "channel": "log",
                                                                                         "body": "{contact.name}您好"})  # fmt: skip
+    # MSG-1: an audience of every account, shared by 李娜; ENG-4: a holiday greeting prepared for all.
+    audience = messaging_services.audience_create(
+        actor=users["manager"], fields={"name": "矩阵受众", "is_shared": True}
+    )
+    greeting = HolidayGreeting.objects.create(holiday="National Day", day=date(2026, 10, 1),
+                                              send_at=timezone.now() + timedelta(days=1))  # fmt: skip
+    eng567 = _build_sponsors_events_campaigns(users, accounts, contacts)  # ENG-5, ENG-6, ENG-7
     tokens = {persona: ApiToken.issue(u) for persona, u in users.items()}
     # One client for the module: a new one loads the middleware again (whitenoise scans static files).
     client = Client(HTTP_HOST="localhost")
@@ -314,9 +335,46 @@ def _build_world() -> types.SimpleNamespace:
         sessions[persona] = client.cookies[settings.SESSION_COOKIE_NAME].value
         client.cookies.clear()
     return types.SimpleNamespace(departments=departments, users=users, teammate=teammate, accounts=accounts, messages=messages, message_template=message_template,
+                                 batches=batches, audience=audience, greeting=greeting,
                                  activities=activities, tasks=tasks, done_tasks=done_tasks, reminders=reminders,
                                  contacts=contacts, visitors=visitors, attachments=attachments, tokens=tokens,
-                                 client=client, sessions=sessions, report_token=report_token)  # fmt: skip
+                                 client=client, sessions=sessions, report_token=report_token, **eng567)  # fmt: skip
+
+
+def _build_sponsors_events_campaigns(users, accounts, contacts) -> dict:
+    """ENG-5, ENG-6, ENG-7: for each record, 刘总 (executive) sponsors its account with a plan long overdue; its
+    contact is invited to a past forum (attended) and to an upcoming meeting (invited, not sent); the account
+    takes part in a trial. A third event and a second campaign have nobody yet (for invite / add rows)."""
+    now = timezone.now()
+    head = users["head"]
+    forum = engagement_services.event_create(actor=head, fields={
+        "name": "矩阵论坛", "starts_at": now - timedelta(days=2), "ends_at": now - timedelta(days=1)})  # fmt: skip
+    meeting = engagement_services.event_create(actor=head, fields={
+        "name": "矩阵座谈", "starts_at": now + timedelta(days=10), "ends_at": now + timedelta(days=10, hours=2)})  # fmt: skip
+    empty_event = engagement_services.event_create(actor=head, fields={
+        "name": "矩阵空会", "starts_at": now + timedelta(days=20), "ends_at": now + timedelta(days=20, hours=2)})  # fmt: skip
+    campaign = engagement_services.campaign_create(actor=head, fields={
+        "name": "矩阵试用", "starts_on": date(2026, 1, 1), "ends_on": date(2026, 12, 31)})  # fmt: skip
+    empty_campaign = engagement_services.campaign_create(actor=head, fields={
+        "name": "矩阵促销", "starts_on": date(2026, 1, 1), "ends_on": date(2026, 12, 31)})  # fmt: skip
+    sponsors, plans, invitations, open_invitations, participants = {}, {}, {}, {}, {}
+    for record in RECORDS:
+        owner, account, contact = users[OWNERS[record]], accounts[record], contacts[record]
+        sponsors[record] = engagement_services.sponsor_create(actor=owner, account=account, fields={
+            "sponsor": users["executive"], "duties": f"矩阵职责{LABELS[record]}", "since": date(2026, 1, 1)})  # fmt: skip
+        plans[record] = engagement_services.plan_create(actor=owner, account=account, fields={
+            "every_months": 3, "sponsor": sponsors[record], "starts_on": date(2026, 1, 1)})  # fmt: skip
+        [invitation] = engagement_services.event_invite(actor=owner, event=forum, accounts=[account],
+                                                        contact_ids=[contact.pk])  # fmt: skip
+        invitations[record] = engagement_services.invitation_record_attendance(actor=owner, invitation=invitation,
+                                                                               attended=True)  # fmt: skip
+        [open_invitations[record]] = engagement_services.event_invite(actor=owner, event=meeting, accounts=[account],
+                                                                      contact_ids=[contact.pk])  # fmt: skip
+        participants[record] = engagement_services.campaign_participant_add(actor=owner, campaign=campaign,
+                                                                            account=account)  # fmt: skip
+    return {"forum": forum, "meeting": meeting, "empty_event": empty_event, "campaign": campaign,
+            "empty_campaign": empty_campaign, "sponsors": sponsors, "plans": plans, "invitations": invitations,
+            "open_invitations": open_invitations, "participants": participants}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -364,6 +422,16 @@ FINGERPRINT = [
     (Reminder, _flag("dismissed_at IS NOT NULL"), ""),
     (Message, "COUNT(*)", ""),
     (MessageTemplate, "SUM(version)", ""),
+    (ExecutiveSponsor, "COUNT(*)", ""),  # ENG-5, ENG-6, ENG-7
+    (ExecutiveSponsor, "SUM(version)", ""),
+    (ExecutivePlan, "COUNT(*)", ""),
+    (ExecutivePlan, "SUM(version)", ""),
+    (Event, "SUM(version)", ""),
+    (Invitation, "COUNT(*)", ""),
+    (Invitation, "SUM(version)", ""),
+    (Campaign, "SUM(version)", ""),
+    (CampaignParticipant, "COUNT(*)", ""),
+    (CampaignParticipant, "SUM(version)", ""),
     (AuditEvent, "COUNT(*)", f"action NOT IN ('{AuditAction.VIEW_PERSONAL.value}', '{AuditAction.DOWNLOAD.value}')"),
 ]
 
@@ -557,6 +625,79 @@ def _template_version(world, record):
     return {"version": _version(MessageTemplate, world.message_template.pk)}
 
 
+AUDIENCE_EDITORS = {"manager", "head", "admin"}  # who saved it, and those who manage templates
+
+
+def audience_editor_status(ok):
+    """MSG-1: a shared audience is changed by whoever saved it, the KA head and administrators (403 others)."""
+
+    def check(world, persona, response):
+        assert response.status_code == (ok if persona in AUDIENCE_EDITORS else 403), response.content[:300]
+
+    return check
+
+
+def _audience_version(world, record):
+    return {"version": _version(Audience, world.audience.pk)}
+
+
+def check_list_audiences(world, persona, response):
+    assert response.status_code == 200
+    assert _ids(response) == {world.audience.pk}
+
+
+def check_count_audience(world, persona, response):
+    # The shared audience has no filter: every contact the persona sees, none opted out.
+    assert response.status_code == 200
+    assert response.json() == {"recipients": len(contacts_seen(persona)), "opted_out": 0}
+
+
+def check_send_preview_page(world, persona, response):
+    assert response.status_code == 200
+    assert response.context["preview"]["recipients"] == len(contacts_seen(persona))
+    _names_absent(world, response, ALL - SEES[persona])
+
+
+def check_recipient_options_page(world, persona, response):
+    assert response.status_code == 200
+    assert {a.pk for a in response.context["offered_accounts"]} == {world.accounts[r].pk for r in SEES[persona]}
+    assert {c.pk for c in response.context["offered_contacts"]} <= {
+        world.contacts[c].pk for c in contacts_seen(persona)
+    }
+    _names_absent(world, response, ALL - SEES[persona])
+
+
+def check_batch_list_page(world, persona, response):
+    assert response.status_code == 200
+    assert {b.pk for b, _counts in response.context["rows"]} == {world.batches[r].pk for r in SEES[persona]}
+
+
+def check_audience_list_page(world, persona, response):
+    assert response.status_code == 200
+    assert [a.pk for a in response.context["audiences"]] == [world.audience.pk]
+
+
+def check_audience_create_page(world, persona, response):
+    assert response.status_code == 200
+    assert response.context["count"] == len(SEES[persona])
+
+
+def check_greeting_send(world, persona, response):
+    # Sent to the shared audience within the persona's own scope (nobody visible: refused, nothing sent).
+    assert response.status_code == 302
+    sent = Message.objects.filter(batch__in=MessageBatch.objects.filter(created_by=world.users[persona]))
+    assert set(sent.values_list("account_id", flat=True)) == {world.accounts[r].pk for r in SEES[persona]}
+
+
+def _greeting_body(world, record):
+    g = f"g{world.greeting.pk}"
+    return {
+        f"{g}-template": world.message_template.pk,
+        f"{g}-audience": world.audience.pk,
+        f"{g}-send_at": "2026-10-01T09:00",
+    }
+
+
 def status_is(expected):
     def check(world, persona, response):
         assert response.status_code == expected, response.content
@@ -607,7 +748,136 @@ def _ids_of_accounts(response) -> set[int]:
     return {item["account"]["id"] for item in response.json()["items"]}
 
 
+# --- ENG-5, ENG-6, ENG-7: sponsors, plans, events, campaigns ---------------------------------------------
+# Sponsorships, plans, invitations and participations follow their account (SEES / CHANGES); events and
+# campaigns carry no customer data: all see them, their organiser (the head) and admins change them.
+EVENT_EDITORS = {"head", "admin"}
+
+
+def check_per_record_ids(attribute, key="items"):
+    def check(world, persona, response):
+        assert response.status_code == 200, response.content[:300]
+        expected = {getattr(world, attribute)[r].pk for r in SEES[persona]}
+        assert _ids(response, key) == expected
+        _names_absent(world, response, ALL - SEES[persona])
+
+    return check
+
+
+def event_editor_status(ok):
+    def check(world, persona, response):
+        assert response.status_code == (ok if persona in EVENT_EDITORS else 403), response.content[:300]
+
+    return check
+
+
+def check_follow_ups(world, persona, response):
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["created"] == len(SEES[persona])
+
+
+def _sponsor_version(world, record):
+    return {"version": _version(ExecutiveSponsor, world.sponsors[record].pk)}
+
+
+def _plan_version(world, record):
+    return {"version": _version(ExecutivePlan, world.plans[record].pk)}
+
+
+ENG567_API_ROWS = {
+    "list_sponsors": Row("GET", "/sponsors?page_size=100", PERSONA, check=check_per_record_ids("sponsors")),
+    "create_sponsor": Row("POST", "/sponsors", CHANGE_ACCOUNT, ok=201,
+                          body=lambda w, r: {"account_id": w.accounts[r].pk, "sponsor_id": w.users["admin"].pk}),
+    "get_sponsor": Row("GET", "/sponsors/{sponsor}", SEE_ACCOUNT),
+    "update_sponsor": Row("PATCH", "/sponsors/{sponsor}", CHANGE_ACCOUNT,
+                          body=lambda w, r: {**_sponsor_version(w, r), "duties": "矩阵新职责"}),
+    "list_executive_plans": Row("GET", "/executive-plans?page_size=100", PERSONA, check=check_per_record_ids("plans")),
+    "list_overdue_executive_plans": Row("GET", "/executive-plans/overdue?page_size=100", PERSONA,
+                                        check=check_per_record_ids("plans")),
+    "create_executive_plan": Row("POST", "/executive-plans", CHANGE_ACCOUNT, ok=201,
+                                 body=lambda w, r: {"account_id": w.accounts[r].pk, "every_months": 6,
+                                                    "sponsor_id": w.sponsors[r].pk, "kind": "meeting"}),
+    "get_executive_plan": Row("GET", "/executive-plans/{plan}", SEE_ACCOUNT),
+    "update_executive_plan": Row("PATCH", "/executive-plans/{plan}", CHANGE_ACCOUNT,
+                                 body=lambda w, r: {**_plan_version(w, r), "notes": "矩阵计划"}),
+    "list_events": Row("GET", "/events", PERSONA, check=status_is(200)),
+    "create_event": Row("POST", "/events", PERSONA, check=check_created,
+                        body=lambda w, r: {"name": "矩阵新会", "starts_at": "2026-09-01T09:00:00+08:00",
+                                           "ends_at": "2026-09-01T17:00:00+08:00"}),
+    "get_event": Row("GET", "/events/{forum}", PERSONA, check=status_is(200)),
+    "update_event": Row("PATCH", "/events/{forum}", PERSONA, check=event_editor_status(200),
+                        body=lambda w, r: {"version": _version(Event, w.forum.pk), "place": "矩阵会场"}),
+    "list_event_invitations": Row("GET", "/events/{forum}/invitations?page_size=100", PERSONA,
+                                  check=check_per_record_ids("invitations")),
+    "invite_to_event": Row("POST", "/events/{empty_event}/invite", CHANGE_ACCOUNT, ok=201,
+                           body=lambda w, r: {"account_ids": [w.accounts[r].pk]}),
+    "send_event_invitations": Row("POST", "/events/{meeting}/invitations/send", CHANGE_ACCOUNT,
+                                  body=lambda w, r: {"channel": "log", "text": "矩阵邀请",
+                                                     "account_ids": [w.accounts[r].pk]}),
+    "record_event_rsvp": Row("POST", "/events/{meeting}/rsvp", CHANGE_ACCOUNT,
+                             body=lambda w, r: {"contact_id": w.contacts[r].pk, "status": "accepted"}),
+    "record_event_attendance": Row("POST", "/events/{forum}/attendance", CHANGE_ACCOUNT,
+                                   body=lambda w, r: {"contact_id": w.contacts[r].pk, "attended": False}),
+    "create_event_follow_ups": Row("POST", "/events/{forum}/follow-ups", PERSONA, check=check_follow_ups),
+    "list_campaigns": Row("GET", "/campaigns", PERSONA, check=status_is(200)),
+    "create_campaign": Row("POST", "/campaigns", PERSONA, check=check_created,
+                           body=lambda w, r: {"name": "矩阵新活动", "starts_on": "2026-06-01", "ends_on": "2026-06-30"}),
+    "get_campaign": Row("GET", "/campaigns/{campaign}", PERSONA, check=status_is(200)),
+    "update_campaign": Row("PATCH", "/campaigns/{campaign}", PERSONA, check=event_editor_status(200),
+                           body=lambda w, r: {"version": _version(Campaign, w.campaign.pk), "goal": "矩阵目标"}),
+    "list_campaign_participants": Row("GET", "/campaigns/{campaign}/participants?page_size=100", PERSONA,
+                                      check=check_per_record_ids("participants")),
+    "add_campaign_participant": Row("POST", "/campaigns/{empty_campaign}/participants", CHANGE_ACCOUNT, ok=201,
+                                    body=lambda w, r: {"account_id": w.accounts[r].pk}),
+    "update_campaign_participant": Row("PATCH", "/campaigns/{campaign}/participants/{participant}", CHANGE_ACCOUNT,
+                                       body=lambda w, r: {"version": _version(CampaignParticipant, w.participants[r].pk),
+                                                          "result": "矩阵结果"}),
+}  # fmt: skip
+
+
+def check_page_ids(attribute, context_name, via=None):
+    def check(world, persona, response):
+        assert response.status_code == 200
+        rows = response.context[context_name]
+        rows = rows.object_list if hasattr(rows, "object_list") else rows
+        found = {(getattr(x, via) if via else x).pk for x in rows}
+        assert found == {getattr(world, attribute)[r].pk for r in SEES[persona]}
+        _names_absent(world, response, ALL - SEES[persona])
+
+    return check
+
+
+ENG567_PAGE_ROWS = {
+    "sponsor_list": Row("GET", "/sponsors/?all=1", PERSONA, check=check_page_ids("sponsors", "page")),
+    "sponsor_create": Row("GET", "/accounts/{account}/sponsors/new/", CHANGE_ACCOUNT),
+    "account_sponsors_campaigns": Row("GET", "/accounts/{account}/sponsors-campaigns/", SEE_ACCOUNT),
+    "plan_list": Row("GET", "/executive-plans/?overdue=1", PERSONA, check=check_page_ids("plans", "page", via="plan")),
+    "plan_create": Row("GET", "/accounts/{account}/executive-plans/new/", CHANGE_ACCOUNT),
+    "event_list": Row("GET", "/events/", PERSONA, check=status_is(200)),
+    "event_create": Row("GET", "/events/new/", PERSONA, check=status_is(200)),
+    "event_detail": Row("GET", "/events/{forum}/", PERSONA, check=check_page_ids("invitations", "invitations")),
+    "event_edit": Row("GET", "/events/{forum}/edit/", PERSONA, check=event_editor_status(200)),
+    "event_invite": Row("POST", "/events/{empty_event}/invite/", CHANGE_ACCOUNT, ok=302,
+                        body=lambda w, r: {"account": w.accounts[r].pk}),
+    "event_send": Row("POST", "/events/{meeting}/send/", PERSONA, check=status_is(302),
+                      body=lambda w, r: {"channel": "log", "text": "矩阵邀请"}),
+    "event_answer": Row("POST", "/events/{meeting}/invitations/{open_invitation}/", CHANGE_ACCOUNT, ok=302,
+                        body=lambda w, r: {"status": "declined"}),
+    "event_follow_ups": Row("POST", "/events/{forum}/follow-ups/", PERSONA, check=status_is(302)),
+    "campaign_list": Row("GET", "/campaigns/", PERSONA, check=status_is(200)),
+    "campaign_create": Row("GET", "/campaigns/new/", PERSONA, check=status_is(200)),
+    "campaign_detail": Row("GET", "/campaigns/{campaign}/", PERSONA, check=check_page_ids("participants", "participants")),
+    "campaign_edit": Row("GET", "/campaigns/{campaign}/edit/", PERSONA, check=event_editor_status(200)),
+    "campaign_participant_add": Row("POST", "/campaigns/{empty_campaign}/participants/", CHANGE_ACCOUNT, ok=302,
+                                    body=lambda w, r: {"account": w.accounts[r].pk, "status": "planned"}),
+    "campaign_participant_edit": Row("POST", "/campaigns/{campaign}/participants/{participant}/", CHANGE_ACCOUNT,
+                                     ok=302, body=lambda w, r: {
+                                         "version": _version(CampaignParticipant, w.participants[r].pk),
+                                         f"p{w.participants[r].pk}-status": "completed"}),
+}  # fmt: skip
+
 API_MATRIX: dict[str, Row] = {
+    **ENG567_API_ROWS,
     # Open to all; a wrong password (401, lockout 429) is in tests/accounts/test_api.py — here the
     # password is missing, so no slow password hashing runs for each persona.
     "create_token": Row("POST", "/auth/token", PERSONA, check=status_is(422), anonymous=422,
@@ -701,11 +971,26 @@ API_MATRIX: dict[str, Row] = {
                                body=lambda w, r: {"opted_out": True, "note": "矩阵退订"}),
     # Unsigned: refused for everyone (signatures are tested in tests/messaging/test_outbox.py).
     "messaging_webhook": Row("POST", "/messaging/webhooks/log", PERSONA, check=status_is(401), anonymous=401),
+    # MSG-1 saved audiences: own and shared ones; resolved within the caller's scope
+    "list_audiences": Row("GET", "/audiences", PERSONA, check=check_list_audiences),
+    "create_audience": Row("POST", "/audiences", PERSONA, check=status_is(201),
+                           body=lambda w, r: {"name": "矩阵新受众", "filters": {"lifecycle": "customer"}}),
+    "get_audience": Row("GET", "/audiences/{audience}", PERSONA, check=status_is(200)),
+    "update_audience": Row("PATCH", "/audiences/{audience}", PERSONA, check=audience_editor_status(200),
+                           body=lambda w, r: {**_audience_version(w, r), "name": "矩阵受众改"}),
+    "archive_audience": Row("DELETE", "/audiences/{audience}?version=1", PERSONA, check=audience_editor_status(200)),
+    "count_audience": Row("GET", "/audiences/{audience}/count?channel=log", PERSONA, check=check_count_audience),
     # ENG-3 reminders (the caller's own), ENG-2 cadence
     "list_reminders": Row("GET", "/reminders?page_size=100", PERSONA, check=check_list_reminders),
     "read_reminder": Row("POST", "/reminders/{reminder}/read", OWN_REMINDER),
     "dismiss_reminder": Row("POST", "/reminders/{reminder}/dismiss", OWN_REMINDER),
     "list_cadence_breaches": Row("GET", "/cadence/breaches?page_size=100", PERSONA, check=check_cadence_breaches),
+    # ENG-3: one's own notification settings only (there is no way to name another user's)
+    "get_notification_settings": Row("GET", "/me/notification-settings", PERSONA, check=status_is(200)),
+    "set_notification_settings": Row("PUT", "/me/notification-settings", PERSONA, check=status_is(200),
+                                     body=lambda w, r: {"channel": "", "cadence_review": "fortnight"}),
+    "test_notification": Row("POST", "/me/notification-settings/test", PERSONA, check=status_is(422),
+                             body=lambda w, r: {}),  # no channel chosen yet: refused naming `channel`
 }  # fmt: skip
 
 
@@ -789,6 +1074,7 @@ def check_account_create_page(world, persona, response):
 
 
 PAGE_MATRIX: dict[str, Row] = {
+    **ENG567_PAGE_ROWS,
     "home": Row("GET", "/", PERSONA, check=check_home_page),
     "login": Row("GET", "/login/", PERSONA, check=status_is(302), anonymous=200),
     "logout": Row("POST", "/logout/", PERSONA, check=status_is(302), anonymous=302),
@@ -841,6 +1127,35 @@ PAGE_MATRIX: dict[str, Row] = {
     "reminder_read": Row("POST", "/reminders/{reminder}/read/", OWN_REMINDER, ok=302, body=lambda w, r: {}),
     "reminder_dismiss": Row("POST", "/reminders/{reminder}/dismiss/", OWN_REMINDER, ok=302, body=lambda w, r: {}),
     "cadence_breaches": Row("GET", "/cadence/", PERSONA, check=check_cadence_page),
+    # MSG-1, MSG-2, ENG-4: the messaging pages
+    "message_send": Row("GET", "/messages/send/", PERSONA, check=status_is(200)),
+    "message_recipient_options": Row("GET", "/messages/send/recipients/?recipient_q=矩阵", PERSONA,
+                                     check=check_recipient_options_page),
+    "message_send_preview": Row("GET", "/messages/send/preview/?channel=log&text=hi&when=now&audience={audience}",
+                                PERSONA, check=check_send_preview_page),
+    "message_batch_list": Row("GET", "/messages/outbox/", PERSONA, check=check_batch_list_page),
+    "message_batch_detail": Row("GET", "/messages/outbox/{batch}/", SEE_ACCOUNT),
+    "message_detail": Row("GET", "/messages/{message}/", SEE_ACCOUNT),
+    "message_template_list": Row("GET", "/messages/templates/", PERSONA, check=status_is(200)),
+    "message_template_create": Row("GET", "/messages/templates/new/", PERSONA, check=template_editor_status(200)),
+    "message_template_edit": Row("GET", "/messages/templates/{template}/edit/", PERSONA,
+                                 check=template_editor_status(200)),
+    "message_template_archive": Row("POST", "/messages/templates/{template}/archive/", PERSONA,
+                                    check=template_editor_status(302), body=_template_version),
+    "message_audience_list": Row("GET", "/messages/audiences/", PERSONA, check=check_audience_list_page),
+    "message_audience_create": Row("GET", "/messages/audiences/new/", PERSONA, check=check_audience_create_page),
+    "message_audience_edit": Row("POST", "/messages/audiences/{audience}/edit/", PERSONA,
+                                 check=audience_editor_status(302),
+                                 body=lambda w, r: {**_audience_version(w, r), "name": "矩阵受众改"}),
+    "message_audience_archive": Row("POST", "/messages/audiences/{audience}/archive/", PERSONA,
+                                    check=audience_editor_status(302), body=_audience_version),
+    "message_greeting_list": Row("GET", "/messages/greetings/", PERSONA, check=status_is(200)),
+    "message_greeting_send": Row("POST", "/messages/greetings/{greeting}/send/", PERSONA, check=check_greeting_send,
+                                 body=_greeting_body),
+    "contact_messages": Row("GET", "/contacts/{contact}/messages/", SEE_CONTACT),
+    "contact_message_consent": Row("POST", "/contacts/{contact}/message-consents/sms/", CHANGE_CONTACT, ok=302,
+                                   body=lambda w, r: {"opted_out": "1"}),
+    "notification_settings": Row("GET", "/me/notifications/", PERSONA, check=status_is(200)),
 }  # fmt: skip
 
 
@@ -893,7 +1208,19 @@ def _placeholders(world, record) -> dict:
         "done_task": world.done_tasks[record].pk,
         "message": world.messages[record].pk,
         "template": world.message_template.pk,
+        "batch": world.batches[record].pk,
+        "audience": world.audience.pk,
+        "greeting": world.greeting.pk,
         "reminder": world.reminders[record].pk,
+        "sponsor": world.sponsors[record].pk,
+        "plan": world.plans[record].pk,
+        "forum": world.forum.pk,
+        "meeting": world.meeting.pk,
+        "empty_event": world.empty_event.pk,
+        "open_invitation": world.open_invitations[record].pk,
+        "campaign": world.campaign.pk,
+        "empty_campaign": world.empty_campaign.pk,
+        "participant": world.participants[record].pk,
     }
 
 

@@ -891,13 +891,25 @@ class _Demo:
         from kam.messaging import services as messaging_services
 
         head = self.users["chenjianguo"]
+        templates = []
         for fields in (
             {"name": "生日祝福（短信）", "channel": "log", "body": "{contact.name}您好，祝您生日快乐，身体健康，万事如意！——{user.name}"},
             {"name": "节日问候（短信）", "channel": "log", "body": "{contact.name}您好，值此佳节，{account.name}各位同仁节日快乐！感谢一直以来的支持。——{user.name}"},
             {"name": "年度大客户座谈会邀请（邮件）", "channel": "email", "subject": "诚邀{contact.name}出席年度大客户座谈会",
              "body": "尊敬的{contact.name}：\n\n我们诚挚邀请您出席本年度大客户座谈会，共商合作。\n\n{user.name}"},
         ):  # fmt: skip
-            messaging_services.template_create(actor=head, fields=fields)
+            templates.append(messaging_services.template_create(actor=head, fields=fields))
+        # A saved audience and one birthday greeting sent (the worker "sends" it on the log channel).
+        messaging_services.audience_create(actor=head, fields={
+            "name": "华东制造业客户的决策者", "filters": {"industry": "manufacturing"},
+            "buying_roles": ["decision_maker"], "is_shared": True})  # fmt: skip
+        birthday = AccountContact.objects.filter(contact__birthday__isnull=False, account__owner=head).first() or (
+            AccountContact.objects.filter(account__owner__role=Role.KA_MANAGER).order_by("pk").first()
+        )
+        sender = birthday.account.owner
+        messaging_services.message_send_bulk(actor=sender, channel="log", contact_ids=[birthday.contact_id],
+                                             template=templates[0])  # fmt: skip
+        messaging_services.greetings_prepare(today=self.today)
 
     def programmes(self) -> None:
         """ENG-5/6/7: the VP sponsors a few big accounts with quarterly visits, the annual forum next month

@@ -260,4 +260,23 @@ KAM = {
     "ACTIVITY_CLOCK_SKEW_MINUTES": int(os.environ.get("KAM_ACTIVITY_CLOCK_SKEW_MINUTES", "10")),
     # Birthday reminders come this many days ahead (ENG-3).
     "BIRTHDAY_REMINDER_DAYS": int(os.environ.get("KAM_BIRTHDAY_REMINDER_DAYS", "3")),
+    # Provider rate limits the outbox keeps across all workers (MSG-3), e.g. "aliyun_sms=500/1,dingtalk=20/60"
+    # (requests per seconds; 0 lifts one); a channel not named keeps its provider's documented limit.
+    "MESSAGING_RATE_LIMITS": os.environ.get("KAM_MESSAGING_RATE_LIMITS", ""),
+    # Holiday greetings (ENG-4) are prepared for statutory holidays starting within this many days.
+    "GREETING_PREPARE_DAYS": int(os.environ.get("KAM_GREETING_PREPARE_DAYS", "14")),
+    # Contract signings are reminded this many days ahead (and on the day), with the documents to bring.
+    "CONTRACT_REMINDER_DAYS": int(os.environ.get("KAM_CONTRACT_REMINDER_DAYS", "3")),
+    # Follow-up tasks made after an event (ENG-6) are due this many days after it ends.
+    "EVENT_FOLLOW_UP_DAYS": int(os.environ.get("KAM_EVENT_FOLLOW_UP_DAYS", "3")),
+    # Where a user's reminder robot may post: the providers' own webhook hosts only (no calls into the
+    # internal network from a URL a user typed).
+    "NOTIFY_ROBOT_URLS": {
+        "wecom": ["https://qyapi.weixin.qq.com/cgi-bin/webhook/send"],
+        "dingtalk": ["https://oapi.dingtalk.com/robot/send"],
+        "feishu": [
+            "https://open.feishu.cn/open-apis/bot/v2/hook/",
+            "https://open.larksuite.com/open-apis/bot/v2/hook/",
+        ],
+    },
 }

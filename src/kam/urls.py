@@ -24,4 +24,5 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("kam.accounts.urls")),
     path("", include("kam.engagement.urls")),
+    path("", include("kam.messaging.urls")),
 ]

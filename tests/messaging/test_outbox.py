@@ -12,8 +12,11 @@ from django_q.models import OrmQ
 
 from kam.messaging import api as messaging_api
 from kam.messaging import config, jobs, services
-from kam.messaging.channels.base import Channel, RateLimit, SendResult
+from kam.messaging.channels.aliyun_sms import AliyunSmsChannel
+from kam.messaging.channels.base import Channel, SendResult
+from kam.messaging.channels.tencent_sms import TencentSmsChannel
 from kam.messaging.models import Consent, DeliveryEvent, InboundReply, Message, MessageStatus, MessageTemplate
+from tests.messaging.test_channels import FakeAliyun, FakeTencent, Provider
 
 SECRET = "test-webhook-secret"  # noqa: S105 - a test value
 # 10:00 in Shanghai (02:00 UTC), outside the quiet hours.
@@ -393,19 +396,6 @@ def test_msg2_user_records_an_opt_out_through_the_api(world, provider, api):
         assert services.message_send(actor=world.manager, contact=world.li, channel="log", text="x").status == "skipped"
 
 
-def test_msg1_send_job_keeps_within_the_channels_rate_limit(world, provider, monkeypatch):
-    monkeypatch.setattr(CountingChannel, "rate_limits", (RateLimit(messages=2, per_seconds=1),))
-    pauses = []
-    monkeypatch.setattr(jobs.time, "sleep", pauses.append)
-    with time_machine.travel(DAYTIME, tick=False):
-        services.message_send_bulk(
-            actor=world.manager, channel="log", contact_ids=[world.zhang.pk, world.li.pk], text="x"
-        )
-        jobs.send_due()
-    assert len(provider.sent) == 2
-    assert len(pauses) == 1 and 0 < pauses[0] <= 0.5
-
-
 def test_msg1_message_list_query_count_does_not_grow_with_messages(world, provider, api):
     from django.db import connection as db
     from django.test.utils import CaptureQueriesContext
@@ -433,3 +423,123 @@ def test_msg1_retry_is_not_sent_in_the_quiet_hours(world, provider):
         jobs.send_due()
     message.refresh_from_db()
     assert message.next_attempt_at == datetime(2026, 3, 3, 0, 0, tzinfo=UTC)
+
+
+# --- MSG-1/MSG-3 provider batch endpoints: one request for many numbers, a result per number ------------------
+
+
+@pytest.fixture
+def fake_provider():
+    started = []
+
+    def start(fake):
+        server = Provider(fake)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def _sms_contacts(make_account, make_contact, owner, n):
+    account = make_account(owner, name="杭州批量短信有限公司")
+    return account, [make_contact(account, name=f"客户{i}", mobile=f"1391234{i:04d}") for i in range(n)]
+
+
+def test_msg1_bulk_sms_goes_out_through_send_batch_sms_with_each_numbers_parameters(
+    people, make_account, make_contact, fake_provider, monkeypatch, api
+):
+    """MSG-1/MSG-3: Alibaba SendBatchSms carries up to max_batch numbers (100; 2 here) with a signature and
+    parameters per number; every message of a call records the call's BizId; a report by number finds its own."""
+    fake = FakeAliyun()
+    server = fake_provider(fake)
+    channel = AliyunSmsChannel(access_key_id=fake.access_key_id, access_key_secret=fake.access_key_secret,
+                               endpoint=server.url + "/", sign_name="华东大客户部", timeout=5)  # fmt: skip
+    channel.max_batch = 2
+    monkeypatch.setitem(config.FACTORIES, "aliyun_sms", lambda: channel)
+    _account, contacts = _sms_contacts(make_account, make_contact, people.manager, 5)
+    template = services.template_create(actor=people.head, fields={
+        "name": "回访", "channel": "aliyun_sms", "body": "", "provider_template_code": "SMS_100200",
+        "provider_params": {"name": "{contact.name}"}})  # fmt: skip
+    with time_machine.travel(DAYTIME, tick=False):
+        batch = services.message_send_bulk(actor=people.manager, channel="aliyun_sms",
+                                           contact_ids=[c.pk for c in contacts], template=template)  # fmt: skip
+        assert jobs.send_due() == 5
+    assert [action for action, _params in fake.actions] == ["SendBatchSms", "SendBatchSms", "SendSms"]
+    assert fake.batches == [
+        [("13912340000", "华东大客户部", {"name": "客户0"}), ("13912340001", "华东大客户部", {"name": "客户1"})],
+        [("13912340002", "华东大客户部", {"name": "客户2"}), ("13912340003", "华东大客户部", {"name": "客户3"})],
+    ]
+    assert fake.actions[2][1]["PhoneNumbers"] == "13912340004"
+    messages = list(Message.objects.filter(batch=batch).order_by("pk"))
+    assert {(m.status, m.attempts, m.provider_code) for m in messages} == {("sent", 1, "OK")}
+    biz = [m.provider_message_id for m in messages]
+    assert biz[0] == biz[1] != biz[2] == biz[3] != biz[4]
+    # A delivery report of the second number of the first call marks that message, not its neighbour.
+    with override_settings(KAM={"MESSAGING_WEBHOOK_SECRET": SECRET}):
+        response = _post_webhook(api(None), [{"biz_id": biz[0], "phone_number": "13912340001", "success": True}],
+                                 provider="aliyun_sms")  # fmt: skip
+    assert response.json() == {"deliveries": 1, "replies": 0}
+    assert [m.status for m in Message.objects.filter(batch=batch).order_by("pk")][:2] == ["sent", "delivered"]
+
+
+def test_msg1_bulk_sms_goes_out_in_one_tencent_send_sms_with_a_status_per_number(
+    people, make_account, make_contact, fake_provider, monkeypatch
+):
+    """MSG-1/MSG-3: Tencent SendSms takes up to 200 numbers sharing template and parameters; each number's
+    SendStatusSet entry is recorded on its own message (one blacklisted number fails, the rest are sent)."""
+    fake = FakeTencent()
+    server = fake_provider(fake)
+    channel = TencentSmsChannel(secret_id=fake.secret_id, secret_key=fake.secret_key, sdk_app_id=fake.app_id,
+                                endpoint=server.url + "/", sign_name="华东大客户部", timeout=5)  # fmt: skip
+    monkeypatch.setitem(config.FACTORIES, "tencent_sms", lambda: channel)
+    _account, contacts = _sms_contacts(make_account, make_contact, people.manager, 4)
+    fake.codes["+8613912340002"] = ("FailedOperation.PhoneNumberInBlacklist", "手机号在免打扰名单库中")
+    template = services.template_create(actor=people.head, fields={
+        "name": "活动", "channel": "tencent_sms", "body": "", "provider_template_code": "1110",
+        "provider_params": {"1": "{account.name}"}})  # fmt: skip
+    with time_machine.travel(DAYTIME, tick=False):
+        batch = services.message_send_bulk(actor=people.manager, channel="tencent_sms",
+                                           contact_ids=[c.pk for c in contacts], template=template)  # fmt: skip
+        assert jobs.send_due() == 4
+    assert len(fake.bodies) == 1
+    assert fake.bodies[0] == {"PhoneNumberSet": [f"+861391234000{i}" for i in range(4)], "SmsSdkAppId": fake.app_id,
+                              "TemplateId": "1110", "TemplateParamSet": ["杭州批量短信有限公司"],
+                              "SignName": "华东大客户部"}  # fmt: skip
+    messages = list(Message.objects.filter(batch=batch).order_by("pk"))
+    assert [(m.status, m.provider_code) for m in messages] == [
+        ("sent", "Ok"), ("sent", "Ok"), ("failed", "FailedOperation.PhoneNumberInBlacklist"), ("sent", "Ok"),
+    ]  # fmt: skip
+    serials = [m.provider_message_id for m in messages if m.status == "sent"]
+    assert len(set(serials)) == 3 and all(s.startswith("3369:") for s in serials)
+    assert messages[2].reason == "手机号在免打扰名单库中" and messages[2].next_attempt_at is None
+
+
+def test_msg1_a_provider_batch_is_claimed_whole_before_the_call(world, provider, monkeypatch):
+    """MSG-1: the messages of one provider request are all `sending` (committed) when the provider is called."""
+    seen = []
+
+    def send_batch(messages):
+        seen.append(sorted(Message.objects.filter(pk__in=[int(m.reference) for m in messages])
+                           .values_list("status", flat=True)))  # fmt: skip
+        return [SendResult.sent(provider_message_id="one-call") for _m in messages]
+
+    monkeypatch.setattr(provider, "max_batch", 10, raising=False)
+    monkeypatch.setattr(provider, "send_batch", send_batch, raising=False)
+    with time_machine.travel(DAYTIME, tick=False):
+        services.message_send_bulk(actor=world.manager, channel="log", contact_ids=[world.zhang.pk, world.li.pk],
+                                   text="x")  # fmt: skip
+        assert jobs.send_due() == 2
+    assert seen == [["sending", "sending"]]
+    assert set(Message.objects.values_list("status", "provider_message_id")) == {("sent", "one-call")}
+
+
+def test_msg2_opt_outs_of_a_large_send_are_read_whole_and_intersected(world):
+    """MSG-2: over 1000 recipients the opt-outs of the kind are read whole (no IN of 100,000 ids): same answer."""
+    services.consent_set(actor=world.manager, contact=world.zhang, kind="sms", opted_out=True)
+    services.consent_set(actor=world.manager, contact=world.stranger, kind="sms", opted_out=True)
+    many = [world.zhang.pk, world.li.pk, *range(10**6, 10**6 + 1000)]
+    assert services.opted_out_contact_ids(many, "sms") == {world.zhang.pk}
+    assert services.opted_out_contact_ids(many, "email") == set()
+    assert services.opted_out_contact_ids([world.zhang.pk, world.li.pk], "sms") == {world.zhang.pk}

@@ -6,6 +6,7 @@ import json
 import os
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
@@ -15,10 +16,10 @@ from kam.core import scopes
 from kam.core.api import CURRENT_SCHEMAS
 from kam.messaging import schemas as s
 from kam.messaging import selectors, services
-from kam.messaging.models import ConsentSource, MessageTemplate
+from kam.messaging.models import CHANNEL_KINDS, Audience, ConsentSource, MessageTemplate
 
 router = Router(tags=["messaging"])
-CURRENT_SCHEMAS.update({MessageTemplate: s.TemplateOut})
+CURRENT_SCHEMAS.update({MessageTemplate: s.TemplateOut, Audience: s.AudienceOut})
 
 SIGNATURE_HEADER = "X-KAM-Signature"
 PROVIDERS = ("aliyun_sms", "tencent_sms", "email", "log")
@@ -89,11 +90,12 @@ def send_message(request, payload: s.SendIn):
 @router.post("/messages/bulk", response={201: s.BatchOut}, operation_id="send_messages_bulk")
 def send_messages_bulk(request, payload: s.BulkSendIn):
     """Send to many (MSG-1): hand-picked `contact_ids` and/or all contacts of `account_ids`, all within your
-    scope (an id outside it: 404, nothing sent). One row per recipient; skipped ones are counted."""
+    scope (an id outside it: 404, nothing sent), and/or a saved `audience_id` (its contacts you can see now). One row per recipient; skipped ones are counted."""
     template = selectors.get_template(payload.template_id, usable=True) if payload.template_id else None
+    audience = selectors.audience_detail(request.auth, payload.audience_id) if payload.audience_id else None
     batch = services.message_send_bulk(actor=request.auth, channel=payload.channel, contact_ids=payload.contact_ids,
                                        account_ids=payload.account_ids, template=template, text=payload.text,
-                                       subject=payload.subject, at=payload.at)  # fmt: skip
+                                       subject=payload.subject, at=payload.at, audience=audience)  # fmt: skip
     return Status(201, batch)
 
 
@@ -110,6 +112,56 @@ def set_message_consent(request, contact_id: int, kind: str, payload: s.ConsentI
     contact = scopes.get_contact_for_user(request.auth, contact_id, write=True)
     return services.consent_set(actor=request.auth, contact=contact, kind=kind, opted_out=payload.opted_out,
                                 source=ConsentSource.API, note=payload.note)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# audiences: saved recipient filters (MSG-1)
+
+
+@router.get("/audiences", response=list[s.AudienceOut], operation_id="list_audiences")
+@paginate(PageNumberPagination)
+def list_audiences(request):
+    """Your saved audiences and those colleagues share (not archived)."""
+    return selectors.audience_list(request.auth)
+
+
+@router.post("/audiences", response={201: s.AudienceOut}, operation_id="create_audience")
+def create_audience(request, payload: s.AudienceIn):
+    """Save the account list's filters (and buying-centre roles) as an audience; it is resolved when sent,
+    within the sender's scope."""
+    data = payload.dict()
+    return Status(201, services.audience_create(actor=request.auth, fields=data))
+
+
+@router.get("/audiences/{audience_id}", response=s.AudienceOut, operation_id="get_audience")
+def get_audience(request, audience_id: int):
+    return selectors.audience_detail(request.auth, audience_id)
+
+
+@router.patch("/audiences/{audience_id}", response=s.AudienceOut, operation_id="update_audience")
+def update_audience(request, audience_id: int, payload: s.AudiencePatch):
+    """Rename, share or change an audience you saved; a stale `version` gets 409 with the current one."""
+    data = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None or k == "version"}
+    version = data.pop("version")
+    audience = selectors.audience_detail(request.auth, audience_id)
+    return services.audience_update(actor=request.auth, audience=audience, fields=data, version=version)
+
+
+@router.delete("/audiences/{audience_id}", response=s.AudienceOut, operation_id="archive_audience")
+def archive_audience(request, audience_id: int, version: int):
+    """Archive an audience you saved (`?version=` the one you read)."""
+    audience = selectors.audience_detail(request.auth, audience_id)
+    return services.audience_archive(actor=request.auth, audience=audience, version=version)
+
+
+@router.get("/audiences/{audience_id}/count", response=s.AudienceCountOut, operation_id="count_audience")
+def count_audience(request, audience_id: int, channel: str = "log"):
+    """How many contacts the audience reaches for you now on `channel`, and how many of them opted out."""
+    if channel not in CHANNEL_KINDS:
+        raise ValidationError({"channel": _("Choose one of: %(c)s.") % {"c": ", ".join(CHANNEL_KINDS)}})
+    audience = selectors.audience_detail(request.auth, audience_id)
+    recipients, opted_out = selectors.audience_count(request.auth, audience, CHANNEL_KINDS[channel])
+    return {"recipients": recipients, "opted_out": opted_out}
 
 
 # ---------------------------------------------------------------------------------------------

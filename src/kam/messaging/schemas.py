@@ -65,6 +65,7 @@ class BulkSendIn(Schema):
     channel: str
     contact_ids: list[int] = Field(default_factory=list, description="Hand-picked contacts")
     account_ids: list[int] = Field(default_factory=list, description="All contacts of these accounts")
+    audience_id: int | None = Field(None, description="A saved audience: its contacts you can see now")
     template_id: int | None = None
     text: str = Field("", max_length=5000)
     subject: str = Field("", max_length=200)
@@ -140,3 +141,53 @@ class ConsentOut(Schema):
     @staticmethod
     def resolve_opted_out(obj) -> bool:
         return obj.opted_out_at is not None
+
+
+class AudienceFiltersIn(Schema):
+    """The account list's filters (see GET /accounts)."""
+
+    owner: int | None = None
+    department: int | None = None
+    province: str | None = Field(None, max_length=200)
+    city: str | None = Field(None, max_length=200)
+    industry: str | None = Field(None, max_length=200)
+    ownership: str | None = Field(None, max_length=200)
+    lifecycle: str | None = Field(None, max_length=200)
+    tag: str | None = Field(None, max_length=200)
+    q: str | None = Field(None, max_length=200)
+
+
+class AudienceIn(Schema):
+    name: str = Field(..., max_length=100)
+    filters: AudienceFiltersIn = Field(default_factory=AudienceFiltersIn)
+    buying_roles: list[str] = Field(default_factory=list, description="Only contacts in these buying-centre roles")
+    is_shared: bool = False
+
+
+class AudiencePatch(Schema):
+    version: int = Field(..., description="The version you read; a stale one gets 409")
+    name: str | None = Field(None, max_length=100)
+    filters: AudienceFiltersIn | None = None
+    buying_roles: list[str] | None = None
+    is_shared: bool | None = None
+
+
+class AudienceOut(Schema):
+    id: int
+    name: str
+    filters: dict
+    buying_roles: list[str]
+    is_shared: bool
+    is_archived: bool
+    created_by: int
+    version: int
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_created_by(obj) -> int:
+        return obj.created_by_id
+
+
+class AudienceCountOut(Schema):
+    recipients: int
+    opted_out: int
