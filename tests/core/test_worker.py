@@ -136,9 +136,24 @@ def start_worker(transactional_db, tmp_path):
 
 
 def kill_group(worker: subprocess.Popen) -> None:
+    """SIGKILL the worker and every process of its group, and wait until all are gone: a cluster process
+    still dying keeps its database session, and the test database could not be dropped at the end."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
+    deadline = time.monotonic() + 10
+    while _running_in_group(worker.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _running_in_group(pgid: int) -> bool:
+    """Is any process of the group still running? (A zombie has closed its sockets: it does not count.)"""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            state, _ppid, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            if int(group) == pgid and state not in "ZX":
+                return True
+    return False
 
 
 def test_worker_runs_a_queued_job_and_stops_cleanly_on_sigterm(start_worker):
