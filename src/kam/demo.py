@@ -591,7 +591,7 @@ class _Demo:
             "phone": _unique(self.phones, lambda: landline(rng, region["city"])),
             "website": website,
             "credit_code": _unique(self.codes, lambda: credit_code(rng, district, ownership, industry)),
-            "parent": parent, "owner": owner, "lifecycle": lifecycle,
+            "parent": parent, "owner": owner, "lifecycle": lifecycle, "value_tier": _tier(lifecycle, employees),
             "procurement_mode": rng.choice([*ProcurementMode.values, ProcurementMode.CENTRALIZED, ""]),
             "purchase_pattern": rng.choice([PurchasePattern.CONTINUOUS, PurchasePattern.ONE_OFF, ""]),
             "lead_source": rng.choice(LeadSource.values),
@@ -1000,6 +1000,16 @@ class _Demo:
             w("  ".join(cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row)).rstrip() + "\n")
             if number == 0:
                 w("  ".join("-" * n for n in widths) + "\n")
+
+
+def _tier(lifecycle: str, employees: int) -> str:
+    """A customer's value tier (SEG-3) by size, without drawing from the random source (the rest of the
+    demo stays the same); prospects are not graded yet."""
+    if lifecycle != Lifecycle.CUSTOMER:
+        return ""
+    return (
+        "platinum" if employees >= 10_000 else "gold" if employees >= 1_500 else "iron" if employees >= 300 else "lead"
+    )
 
 
 def _ancestors(department) -> list:

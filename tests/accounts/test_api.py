@@ -775,3 +775,16 @@ def test_account_history_is_for_owner_heads_admins_and_executives(people, api, m
     for persona, status in ((people.head, 200), (people.admin, 200), (people.executive, 200), (people.colleague, 404),
                             (people.finance, 404), (people.service, 404), (people.outsider, 404)):  # fmt: skip
         assert api(persona).get(f"/accounts/{account.pk}/history").status_code == status, persona
+
+
+def test_seg3_value_tier_is_set_filtered_and_validated(people, api):
+    """SEG-3 value tier (set by hand until segmentation grades accounts), used by ENG-2's cadence rules."""
+    client = api(people.manager)
+    response = client.post("/accounts", {"name": "铂金客户有限公司", "lifecycle": "customer", "value_tier": "platinum"})
+    assert response.status_code == 201 and response.json()["value_tier"] == "platinum"
+    client.post("/accounts", {"name": "普通客户有限公司", "lifecycle": "customer"})
+    listed = client.get("/accounts?value_tier=platinum").json()["items"]
+    assert [a["name"] for a in listed] == ["铂金客户有限公司"]
+    assert_error(
+        client.post("/accounts", {"name": "钻石客户有限公司", "value_tier": "diamond"}, **EN), 422, "value_tier"
+    )

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from kam.accounts import services as account_services
 from kam.accounts.models import Lifecycle
 from kam.core.models import AuditEvent
 from kam.engagement import jobs, selectors, services
@@ -183,3 +184,26 @@ def test_eng2_admin_changes_a_rule_and_it_is_audited(people, page_client):
         f"/admin/engagement/cadencerule/{rule.pk}/change/", {"lifecycle": "customer", "max_days": "0"}
     )
     assert response.status_code == 200  # 0 days is refused
+
+
+def test_eng2_a_tier_rule_wins_over_its_lifecycle_rule(people, visited, make_account):
+    """ENG-2 by lifecycle and tier: platinum customers every 14 days, gold ones under the customers' 30."""
+    CadenceRule.objects.create(lifecycle=Lifecycle.CUSTOMER, tier="platinum", max_days=14)
+    platinum = visited(people.manager, date(2026, 3, 2), lifecycle=Lifecycle.CUSTOMER, name="铂金客户有限公司")
+    gold = visited(people.manager, date(2026, 3, 2), lifecycle=Lifecycle.CUSTOMER, name="黄金客户有限公司")
+    for account, tier in ((platinum, "platinum"), (gold, "gold")):
+        account_services.account_update(actor=people.manager, account=account, fields={"value_tier": tier})
+    assert breached(people.manager, date(2026, 3, 16)) == []  # 14 days: within
+    [breach] = selectors.cadence_breaches(people.manager, date(2026, 3, 17))
+    assert (breach.account, breach.rule.max_days, breach.days_since) == (platinum, 14, 15)
+    assert set(breached(people.manager, date(2026, 4, 2))) == {platinum, gold}  # gold: the customers' 30 days
+
+
+def test_eng2_one_rule_per_lifecycle_and_tier(people):
+    from django.db import IntegrityError, transaction
+
+    CadenceRule.objects.create(lifecycle=Lifecycle.CUSTOMER, tier="gold", max_days=20)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CadenceRule.objects.create(lifecycle=Lifecycle.CUSTOMER, tier="gold", max_days=10)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CadenceRule.objects.create(lifecycle=Lifecycle.CUSTOMER, max_days=10)  # the customers' rule exists

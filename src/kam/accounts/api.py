@@ -31,6 +31,7 @@ class AccountFilters(Schema):
     industry: str | None = None
     ownership: str | None = None
     lifecycle: str | None = None
+    value_tier: str | None = None
     tag: str | None = None
     q: str | None = None
     include_archived: bool = False

@@ -40,7 +40,8 @@ class AccountForm(forms.ModelForm):
         fields = [
             "name", "name_en", "short_names", "credit_code", "credit_code_exception", "industry", "ownership",
             "employees", "annual_revenue", "province", "city", "district", "address", "phone", "website", "parent",
-            "procurement_mode", "purchase_pattern", "lead_source", "lifecycle", "description", "owner",
+            "procurement_mode", "purchase_pattern", "lead_source", "lifecycle", "value_tier", "description",
+            "owner",
         ]  # fmt: skip
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 

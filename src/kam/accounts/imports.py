@@ -57,6 +57,7 @@ from kam.accounts.models import (
     ProcurementMode,
     PurchasePattern,
     SearchTerm,
+    ValueTier,
 )
 from kam.accounts.names import normalize_company_name, pinyin_syllables
 from kam.core import audit, regions, scopes
@@ -155,6 +156,7 @@ def _account_columns() -> list[Column]:
         Column("purchase_pattern", _verbose(a, "purchase_pattern"), "choice", choices=PurchasePattern, aliases=("购买模式", "采购类型")),
         Column("lead_source", _verbose(a, "lead_source"), "choice", choices=LeadSource, aliases=("客户来源", "来源", "线索来源")),
         Column("lifecycle", _verbose(a, "lifecycle"), "choice", choices=Lifecycle, aliases=("客户状态", "生命周期", "状态")),
+        Column("value_tier", _verbose(a, "value_tier"), "choice", choices=ValueTier, aliases=("价值等级", "客户价值等级", "客户等级")),
         Column("description", _verbose(a, "description"), aliases=("备注", "说明")),
         Column("owner", _verbose(a, "owner"), "user", aliases=("负责人", "客户经理", "归属人", "所属客户经理")),
         Column("tags", gettext_lazy("tags"), "tags", aliases=("标签",)),

@@ -69,6 +69,15 @@ class Lifecycle(models.TextChoices):
     LOST = "lost", _("lost")
 
 
+class ValueTier(models.TextChoices):
+    """The account's value tier (SEG-3: 铂金 / 黄金 / 铁 / 铅), set by hand until segmentation computes it."""
+
+    PLATINUM = "platinum", _("platinum")
+    GOLD = "gold", _("gold")
+    IRON = "iron", _("iron")
+    LEAD = "lead", _("lead")
+
+
 class Tag(models.Model):
     """A free label on accounts, e.g. 世界500强."""
 
@@ -120,6 +129,7 @@ class Account(VersionedModel):
     )
     lead_source = models.CharField(_("lead source"), max_length=20, choices=LeadSource.choices, blank=True)
     lifecycle = models.CharField(_("lifecycle"), max_length=20, choices=Lifecycle.choices, default=Lifecycle.PROSPECT)
+    value_tier = models.CharField(_("value tier"), max_length=10, choices=ValueTier.choices, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="accounts", verbose_name=_("tags"))
     description = models.TextField(_("notes"), blank=True)
     owner = models.ForeignKey(

@@ -56,6 +56,7 @@ class AccountIn(Schema):
     purchase_pattern: str = ""
     lead_source: str = ""
     lifecycle: str = "prospect"
+    value_tier: str = Field("", description="platinum, gold, iron or lead (SEG-3); empty when not graded")
     description: str = Field("", max_length=5000)
     owner_id: int | None = Field(None, description="Defaults to the caller")
     tags: list[str] = Field(default_factory=list)
@@ -84,6 +85,7 @@ class AccountPatch(Schema):
     purchase_pattern: str | None = None
     lead_source: str | None = None
     lifecycle: str | None = None
+    value_tier: str | None = None
     description: str | None = Field(None, max_length=5000)
     owner_id: int | None = None
     tags: list[str] | None = None
@@ -119,6 +121,7 @@ class AccountOut(Schema):
     purchase_pattern: str
     lead_source: str
     lifecycle: str
+    value_tier: str
     description: str
     tags: list[str]
     owner: UserRef
@@ -145,6 +148,7 @@ class AccountListOut(Schema):
     industry: str
     ownership: str
     lifecycle: str
+    value_tier: str
     province: str
     city: str
     region: str

@@ -11,7 +11,9 @@ from kam.core.models import AuditAction, AuditEvent
 from kam.core.trees import ancestors
 from kam.org.models import Role
 
-ACCOUNT_FILTERS = ("owner", "department", "province", "city", "industry", "ownership", "lifecycle", "tag", "q")
+ACCOUNT_FILTERS = (
+    "owner", "department", "province", "city", "industry", "ownership", "lifecycle", "value_tier", "tag", "q",
+)  # fmt: skip
 
 
 def account_list(user, *, filters: dict | None = None, include_archived: bool = False) -> QuerySet[Account]:
@@ -24,7 +26,7 @@ def account_list(user, *, filters: dict | None = None, include_archived: bool = 
         accounts = accounts.filter(owner_id=filters["owner"])
     if "department" in filters:
         accounts = accounts.filter(department_id=filters["department"])
-    for name in ("province", "city", "industry", "ownership", "lifecycle"):
+    for name in ("province", "city", "industry", "ownership", "lifecycle", "value_tier"):
         if name in filters:
             accounts = accounts.filter(**{name: filters[name]})
     if "tag" in filters:

@@ -38,7 +38,8 @@ from kam.org.models import Role
 ACCOUNT_FIELDS = [
     "name", "name_en", "short_names", "credit_code", "credit_code_exception", "industry", "ownership",
     "employees", "annual_revenue", "province", "city", "district", "address", "phone", "website",
-    "parent", "procurement_mode", "purchase_pattern", "lead_source", "lifecycle", "description", "owner",
+    "parent", "procurement_mode", "purchase_pattern", "lead_source", "lifecycle", "value_tier", "description",
+    "owner",
 ]  # fmt: skip
 CONTACT_FIELDS = [
     "name", "name_en", "gender", "mobile", "phone", "email", "wechat", "birthday", "birthday_is_lunar",

@@ -21,7 +21,7 @@ from kam.accounts.forms import (
     TeamMemberForm,
     VisitorForm,
 )
-from kam.accounts.models import Industry, Lifecycle, Ownership
+from kam.accounts.models import Industry, Lifecycle, Ownership, ValueTier
 from kam.core import regions, scopes
 from kam.core.errors import ConflictError, DuplicateError
 from kam.core.forms import add_service_errors
@@ -38,6 +38,7 @@ def account_list(request):
         "industries": Industry.choices,
         "ownerships": Ownership.choices,
         "lifecycles": Lifecycle.choices,
+        "tiers": ValueTier.choices,
         "provinces": regions.provinces(),
         "querystring": request.GET.copy(),
     }

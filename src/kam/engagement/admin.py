@@ -9,8 +9,8 @@ from kam.engagement.models import CadenceRule
 
 @admin.register(CadenceRule)
 class CadenceRuleAdmin(admin.ModelAdmin):
-    list_display = ["lifecycle", "max_days", "skip_holidays"]
-    fields = ["lifecycle", "max_days", "skip_holidays"]
+    list_display = ["lifecycle", "tier", "max_days", "skip_holidays"]
+    fields = ["lifecycle", "tier", "max_days", "skip_holidays"]
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from kam.accounts.models import Account, Contact, Lifecycle
+from kam.accounts.models import Account, Contact, Lifecycle, ValueTier
 from kam.core.models import VersionedModel
 
 
@@ -158,21 +158,28 @@ class Reminder(models.Model):
 
 
 class CadenceRule(models.Model):
-    """How many days an account of a lifecycle stage may go without contact (ENG-2): prospects 7, customers 30."""
+    """How many days an account may go without contact (ENG-2): by lifecycle stage (prospects 7, customers
+    30), optionally for one value tier only (platinum customers every 14 days); a tier's own rule wins."""
 
-    lifecycle = models.CharField(_("lifecycle"), max_length=20, choices=Lifecycle.choices, unique=True)
+    lifecycle = models.CharField(_("lifecycle"), max_length=20, choices=Lifecycle.choices)
+    # Empty: every tier of that lifecycle without a rule of its own.
+    tier = models.CharField(_("value tier"), max_length=10, choices=ValueTier.choices, blank=True)
     max_days = models.PositiveSmallIntegerField(_("days between contacts at most"))
     # Count only working days (statutory holidays and weekends off, make-up working days on).
     skip_holidays = models.BooleanField(_("count working days only"), default=False)
 
     class Meta:
-        ordering = ["lifecycle"]
+        ordering = ["lifecycle", "tier"]
         verbose_name = _("cadence rule")
         verbose_name_plural = _("cadence rules")
-        constraints = [models.CheckConstraint(condition=models.Q(max_days__gte=1), name="cadence_max_days_positive")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(max_days__gte=1), name="cadence_max_days_positive"),
+            models.UniqueConstraint(fields=["lifecycle", "tier"], name="cadence_rule_lifecycle_tier"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.get_lifecycle_display()}: {self.max_days}"
+        tier = f" · {self.get_tier_display()}" if self.tier else ""
+        return f"{self.get_lifecycle_display()}{tier}: {self.max_days}"
 
 
 class NotifyChannel(models.TextChoices):

@@ -285,7 +285,7 @@ def working_days_after(last: date, today: date) -> int:
 
 @dataclass
 class CadenceBreach:
-    """An account contacted less often than its lifecycle's cadence rule asks (ENG-2)."""
+    """An account contacted less often than its cadence rule asks (ENG-2): its lifecycle's, or its tier's."""
 
     account: Account
     rule: CadenceRule
@@ -300,14 +300,18 @@ def cadence_breaches_in(accounts: QuerySet[Account], today: date) -> list[Cadenc
     One aggregate query: the last activity per account, filtered in the database by calendar days
     (working days are never more than calendar days); working days are then counted in memory for
     the rules that skip holidays."""
-    rules = {rule.lifecycle: rule for rule in CadenceRule.objects.all()}
+    rules = {(rule.lifecycle, rule.tier): rule for rule in CadenceRule.objects.all()}
     if not rules:
         return []
     overdue = Q()
-    for lifecycle, rule in rules.items():
-        overdue |= Q(lifecycle=lifecycle, last_contact_at__lt=_day_start(today - timedelta(days=rule.max_days)))
+    for (lifecycle, tier), rule in rules.items():
+        cut = Q(lifecycle=lifecycle, last_contact_at__lt=_day_start(today - timedelta(days=rule.max_days)))
+        if tier:
+            overdue |= cut & Q(value_tier=tier)
+        else:  # the lifecycle's rule, for the tiers without one of their own
+            overdue |= cut & ~Q(value_tier__in=[t for (lc, t) in rules if lc == lifecycle and t])
     rows = (
-        accounts.filter(is_archived=False, lifecycle__in=list(rules))
+        accounts.filter(is_archived=False, lifecycle__in={lifecycle for lifecycle, _t in rules})
         # A correlated lookup of each account's newest activity (the timeline index), not a GROUP BY
         # over all the activities: SQLite sorted 2 million rows for that (10.6 s → 2.9 s).
         .annotate(
@@ -324,7 +328,7 @@ def cadence_breaches_in(accounts: QuerySet[Account], today: date) -> list[Cadenc
     )
     breaches = []
     for account in rows:
-        rule = rules[account.lifecycle]
+        rule = rules.get((account.lifecycle, account.value_tier)) or rules[(account.lifecycle, "")]
         last = timezone.localdate(account.last_contact_at)
         days = working_days_after(last, today) if rule.skip_holidays else (today - last).days
         if days > rule.max_days:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kam.accounts.models import Account, AccountContact, BuyingRole, Contact, Industry, Lifecycle, Ownership
+from kam.accounts.selectors import ACCOUNT_FILTERS
 from kam.core import audit, scopes
 from kam.core.db import bulk_insert, insert_objects
 from kam.core.errors import ConflictError
@@ -712,7 +713,7 @@ def _reported_message(item: dict) -> Message | None:
 
 # --- audiences (MSG-1: a saved filter) -------------------------------------------------------------------
 
-AUDIENCE_FILTERS = ("owner", "department", "province", "city", "industry", "ownership", "lifecycle", "tag", "q")
+AUDIENCE_FILTERS = ACCOUNT_FILTERS  # the account list's filters: an audience is a saved account list
 AUDIENCE_FIELDS = ("name", "filters", "buying_roles", "is_shared")
 _FILTER_CHOICES = {"industry": Industry, "ownership": Ownership, "lifecycle": Lifecycle}
 
