@@ -139,6 +139,18 @@ def test_msg1_invalid_address_skips_that_message_not_the_batch(world, provider):
     assert skipped.reason
 
 
+def test_msg1_invalid_phone_from_legacy_data_is_skipped_naming_the_number(world, provider):
+    """Bad input: a mobile number that bypassed validation (legacy data) is skipped with its reason."""
+    from kam.accounts.models import Contact
+
+    Contact.objects.filter(pk=world.li.pk).update(mobile="1381234")  # too short to be a mobile number
+    world.li.refresh_from_db()
+    with time_machine.travel(DAYTIME, tick=False):
+        message = services.message_send(actor=world.manager, contact=world.li, channel="log", text="您好")
+    assert (message.status, message.provider_code) == (MessageStatus.SKIPPED, "invalid_address")
+    assert "1381234" in message.reason
+
+
 def test_msg1_bulk_creates_rows_and_one_job_per_chunk(world, provider):
     before = OrmQ.objects.count()
     with override_settings(KAM={"MESSAGE_JOB_CHUNK": 1}), time_machine.travel(DAYTIME, tick=False):
