@@ -28,7 +28,8 @@ from kam.accounts.models import (
 from kam.accounts.names import normalize_company_name, sort_key
 from kam.core import audit, scopes
 from kam.core.db import bulk_insert, insert_objects
-from kam.core.errors import ConflictError, DuplicateError
+from kam.core.edits import lock, refuse_unknown
+from kam.core.errors import DuplicateError
 from kam.core.models import AuditAction, AuditEvent
 from kam.core.regions import validate as validate_region
 from kam.core.trees import ancestors
@@ -55,14 +56,6 @@ OWNER_ROLES = {Role.KA_MANAGER, Role.KA_HEAD}
 # helpers shared by the services below
 
 
-def _lock(model, pk, version):
-    """Lock the row; if the caller's version is stale, raise ConflictError with the current row."""
-    obj = model.objects.select_for_update().get(pk=pk)
-    if version is not None and int(version) != obj.version:
-        raise ConflictError(obj)
-    return obj
-
-
 def _stripped(fields: dict, names) -> dict:
     """A copy of `fields` with surrounding blanks removed from the named texts, so "   " is no name."""
     data = dict(fields)
@@ -70,12 +63,6 @@ def _stripped(fields: dict, names) -> dict:
         if isinstance(data.get(name), str):
             data[name] = data[name].strip()
     return data
-
-
-def _check_unknown(fields: dict, allowed) -> None:
-    unknown = set(fields) - set(allowed)
-    if unknown:
-        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
 
 
 def _full_clean(instance, exclude=()) -> None:
@@ -273,7 +260,7 @@ def _new_account_fields(*, actor, fields: dict) -> dict:
     """The fields of a new account, owned by `fields['owner']` (default: the actor), if the actor may create it."""
     if not actor.can_edit_accounts:
         raise ValidationError({"owner": _("Your role cannot create accounts.")})
-    _check_unknown(fields, ACCOUNT_FIELDS)
+    refuse_unknown(fields, ACCOUNT_FIELDS)
     fields = dict(fields)
     fields.setdefault("owner", actor)
     if fields["owner"] != actor and actor.role == Role.KA_MANAGER:
@@ -304,8 +291,8 @@ def account_update(
     *, actor, account: Account, fields: dict, version=None, tags=None, confirm_duplicates=False
 ) -> Account:
     """Change an account's fields; a stale `version` raises ConflictError (HTTP 409)."""
-    _check_unknown(fields, ACCOUNT_FIELDS)
-    account = _lock(Account, account.pk, version)
+    refuse_unknown(fields, ACCOUNT_FIELDS)
+    account = lock(Account, account.pk, version)
     if "owner" in fields and fields["owner"] != account.owner and actor.role not in scopes.SCOPE_EDITORS:
         raise ValidationError({"owner": _("Only a KA department head or an administrator changes the owner.")})
     before = _account_snapshot(account)
@@ -329,7 +316,7 @@ def account_update(
 @transaction.atomic
 def account_archive(*, actor, account: Account, version=None, reason: str = "") -> Account:
     """Archive an account (business records are never deleted)."""
-    account = _lock(Account, account.pk, version)
+    account = lock(Account, account.pk, version)
     if account.is_archived:
         return account
     if account.branches.filter(is_archived=False).exists():
@@ -347,7 +334,7 @@ def account_archive(*, actor, account: Account, version=None, reason: str = "") 
 
 @transaction.atomic
 def account_restore(*, actor, account: Account, version=None) -> Account:
-    account = _lock(Account, account.pk, version)
+    account = lock(Account, account.pk, version)
     if not account.is_archived:
         return account
     account.is_archived = False
@@ -537,8 +524,8 @@ def _reports_cycle(boss: AccountContact, position: AccountContact) -> bool:
 @transaction.atomic
 def contact_create(*, actor, account: Account, fields: dict, position: dict | None = None) -> Contact:
     """Create a contact with a position at `account` (which the actor must be able to change)."""
-    _check_unknown(fields, CONTACT_FIELDS)
-    _check_unknown(position or {}, POSITION_FIELDS)
+    refuse_unknown(fields, CONTACT_FIELDS)
+    refuse_unknown(position or {}, POSITION_FIELDS)
     contact = Contact(created_by=actor)
     _apply_contact_fields(contact, fields)
     contact.save()
@@ -555,8 +542,8 @@ def contact_create(*, actor, account: Account, fields: dict, position: dict | No
 
 @transaction.atomic
 def contact_update(*, actor, contact: Contact, fields: dict, version=None) -> Contact:
-    _check_unknown(fields, CONTACT_FIELDS)
-    contact = _lock(Contact, contact.pk, version)
+    refuse_unknown(fields, CONTACT_FIELDS)
+    contact = lock(Contact, contact.pk, version)
     before = audit.snapshot(contact, CONTACT_FIELDS)
     _apply_contact_fields(contact, fields)
     changes = audit.diff(before, audit.snapshot(contact, CONTACT_FIELDS))
@@ -573,7 +560,7 @@ def contact_update(*, actor, contact: Contact, fields: dict, version=None) -> Co
 
 @transaction.atomic
 def contact_archive(*, actor, contact: Contact, version=None) -> Contact:
-    contact = _lock(Contact, contact.pk, version)
+    contact = lock(Contact, contact.pk, version)
     if not contact.is_archived:
         contact.is_archived = True
         contact.version += 1
@@ -587,7 +574,7 @@ def contact_archive(*, actor, contact: Contact, version=None) -> Contact:
 @transaction.atomic
 def position_set(*, actor, account: Account, contact: Contact, fields: dict) -> AccountContact:
     """Give a contact a position at another account, or change it (role, influence, reports-to)."""
-    _check_unknown(fields, POSITION_FIELDS)
+    refuse_unknown(fields, POSITION_FIELDS)
     position, created = AccountContact.objects.get_or_create(account=account, contact=contact)
     before = {} if created else audit.snapshot(position, POSITION_FIELDS)
     _apply_position_fields(position, fields)
@@ -620,7 +607,7 @@ def contact_personal_file(*, actor, contact: Contact) -> dict:
 
 @transaction.atomic
 def visitor_create(*, actor, fields: dict) -> Visitor:
-    _check_unknown(fields, VISITOR_FIELDS)
+    refuse_unknown(fields, VISITOR_FIELDS)
     visitor = Visitor(owner=actor, department_id=actor.department_id)
     _apply_visitor_fields(visitor, fields)
     visitor.save()
@@ -651,8 +638,8 @@ def _apply_visitor_fields(visitor: Visitor, fields: dict) -> None:
 
 @transaction.atomic
 def visitor_update(*, actor, visitor: Visitor, fields: dict, version=None) -> Visitor:
-    _check_unknown(fields, VISITOR_FIELDS)
-    visitor = _lock(Visitor, visitor.pk, version)
+    refuse_unknown(fields, VISITOR_FIELDS)
+    visitor = lock(Visitor, visitor.pk, version)
     before = audit.snapshot(visitor, VISITOR_FIELDS)
     _apply_visitor_fields(visitor, fields)
     changes = audit.diff(before, audit.snapshot(visitor, VISITOR_FIELDS))
@@ -667,7 +654,7 @@ def visitor_update(*, actor, visitor: Visitor, fields: dict, version=None) -> Vi
 def visitor_promote(*, actor, visitor: Visitor, account: Account | None = None, account_fields: dict | None = None,
                     confirm_duplicates: bool = False) -> Contact:  # fmt: skip
     """Turn a visitor into a contact, at an existing account or at a new one made from the visit."""
-    visitor = _lock(Visitor, visitor.pk, None)
+    visitor = lock(Visitor, visitor.pk, None)
     if visitor.status == VisitorStatus.PROMOTED:
         raise ValidationError({"status": _("This visitor has already been promoted.")})
     if account is None:

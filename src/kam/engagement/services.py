@@ -20,7 +20,7 @@ from lunar_python import LunarMonth, Solar
 
 from kam.accounts.models import Account, AccountContact, Contact
 from kam.core import audit, scopes
-from kam.core.errors import ConflictError
+from kam.core.edits import lock, refuse_unknown
 from kam.core.jobs import run_once
 from kam.core.models import AuditAction
 from kam.engagement import selectors
@@ -60,20 +60,6 @@ MAX_DOCUMENTS = 30
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def _lock(model, pk, version):
-    """Lock the row; if the caller's version is stale, raise ConflictError with the current row."""
-    obj = model.objects.select_for_update().get(pk=pk)
-    if version is not None and int(version) != obj.version:
-        raise ConflictError(obj)
-    return obj
-
-
-def _check_unknown(fields: dict, allowed) -> None:
-    unknown = set(fields) - set(allowed)
-    if unknown:
-        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
 
 
 def _aware(value):
@@ -194,7 +180,7 @@ def activity_create(*, actor, account: Account, fields: dict) -> Activity:
     next_step_due, and contacts / participants as ids (participants default to the actor). A next
     step becomes an open task assigned to the actor, due when the next step is.
     """
-    _check_unknown(fields, [*ACTIVITY_FIELDS, *ACTIVITY_LINKS])
+    refuse_unknown(fields, [*ACTIVITY_FIELDS, *ACTIVITY_LINKS])
     fields = dict(fields)
     contact_ids = _ids(fields.pop("contacts", None))
     participant_ids = _ids(fields.pop("participants", None) if "participants" in fields else [actor])
@@ -227,8 +213,8 @@ def activity_update(*, actor, activity: Activity, fields: dict, version=None) ->
     A next step added later becomes a task as on creation; a task made earlier is its own record
     from then on (changed on the task, not through the activity).
     """
-    _check_unknown(fields, [*ACTIVITY_FIELDS, *ACTIVITY_LINKS])
-    activity = _lock(Activity, activity.pk, version)
+    refuse_unknown(fields, [*ACTIVITY_FIELDS, *ACTIVITY_LINKS])
+    activity = lock(Activity, activity.pk, version)
     before = _activity_snapshot(activity)
     fields = dict(fields)
     links = {"contacts": before["contacts"], "participants": before["participants"]}
@@ -260,7 +246,7 @@ def activity_update(*, actor, activity: Activity, fields: dict, version=None) ->
 def activity_archive(*, actor, activity: Activity, version=None, reason: str = "") -> Activity:
     """Archive an activity (recorded by mistake, or on the wrong account): it leaves the lists and the
     timeline but is kept. Tasks made from its next step stay as they are."""
-    activity = _lock(Activity, activity.pk, version)
+    activity = lock(Activity, activity.pk, version)
     if activity.is_archived:
         return activity
     activity.is_archived = True
@@ -354,7 +340,7 @@ def _task_snapshot(task: Task) -> dict:
 def task_create(*, actor, fields: dict) -> Task:
     """Create an open task (ENG-3): title and due time required; assignee defaults to the actor; an
     account is one the actor may see (the caller checks), a contact one at that account."""
-    _check_unknown(fields, TASK_FIELDS)
+    refuse_unknown(fields, TASK_FIELDS)
     fields = dict(fields)
     if fields.get("assignee") is None:
         fields["assignee"] = actor
@@ -369,8 +355,8 @@ def task_create(*, actor, fields: dict) -> Task:
 @transaction.atomic
 def task_update(*, actor, task: Task, fields: dict, version=None) -> Task:
     """Change a task's title, notes, account, contact, assignee or due time; a stale version is a 409."""
-    _check_unknown(fields, TASK_FIELDS)
-    task = _lock(Task, task.pk, version)
+    refuse_unknown(fields, TASK_FIELDS)
+    task = lock(Task, task.pk, version)
     before = _task_snapshot(task)
     _apply_task_fields(actor=actor, task=task, fields=fields)
     changes = audit.diff(before, _task_snapshot(task))
@@ -384,7 +370,7 @@ def task_update(*, actor, task: Task, fields: dict, version=None) -> Task:
 
 
 def _task_set_status(*, actor, task: Task, version, status: str, allowed_from: set, message: str) -> Task:
-    task = _lock(Task, task.pk, version)
+    task = lock(Task, task.pk, version)
     if task.status == status:
         return task
     if task.status not in allowed_from:
@@ -734,7 +720,7 @@ def _clean_notification_settings(item: NotificationSettings) -> None:
 @transaction.atomic
 def notification_settings_update(*, actor, fields: dict) -> NotificationSettings:
     """Save the actor's own notification settings (the secret is audited as changed, never its value)."""
-    _check_unknown(fields, NOTIFY_FIELDS)
+    refuse_unknown(fields, NOTIFY_FIELDS)
     item = NotificationSettings.objects.select_for_update().filter(user=actor).first() or NotificationSettings(
         user=actor
     )
@@ -891,8 +877,8 @@ def _record_new(obj, *, actor, snapshot, account_id=None):
 def _edit(model, obj, *, actor, fields: dict, version, allowed, apply, snapshot, on_account: bool = True):
     """The one way a versioned record of this section is changed: lock it (a stale `version` is a 409),
     apply and validate the fields, and only if something changed bump the version and audit old → new."""
-    _check_unknown(fields, allowed)
-    obj = _lock(model, obj.pk, version)
+    refuse_unknown(fields, allowed)
+    obj = lock(model, obj.pk, version)
     before = snapshot(obj)
     apply(obj, fields)
     changes = audit.diff(before, snapshot(obj))
@@ -950,7 +936,7 @@ def sponsor_create(*, actor, account: Account, fields: dict) -> ExecutiveSponsor
 
     `since` defaults to today. An account may have several sponsors; one colleague sponsors one account
     once in any period."""
-    _check_unknown(fields, SPONSOR_FIELDS)
+    refuse_unknown(fields, SPONSOR_FIELDS)
     if account.is_archived:
         raise ValidationError({"account": _("This account is archived.")})
     fields = {"since": timezone.localdate(), **fields}
@@ -995,7 +981,7 @@ def _apply_plan_fields(plan: ExecutivePlan, fields: dict) -> None:
 def plan_create(*, actor, account: Account, fields: dict) -> ExecutivePlan:
     """Plan executive visits or top-level meetings at an account every N months, with the sponsor
     responsible (ENG-5, ENG-6). First due on `starts_on` (default: today) if none has happened yet."""
-    _check_unknown(fields, PLAN_FIELDS)
+    refuse_unknown(fields, PLAN_FIELDS)
     if account.is_archived:
         raise ValidationError({"account": _("This account is archived.")})
     fields = {"starts_on": timezone.localdate(), **fields}
@@ -1063,7 +1049,7 @@ def _apply_event_fields(event: Event, fields: dict) -> None:
 @transaction.atomic
 def event_create(*, actor, fields: dict) -> Event:
     """Create an event (the annual forum, a top-level meeting); the organiser defaults to the actor."""
-    _check_unknown(fields, EVENT_FIELDS)
+    refuse_unknown(fields, EVENT_FIELDS)
     fields = dict(fields)
     if fields.get("owner") is None:
         fields["owner"] = actor
@@ -1151,7 +1137,7 @@ RSVP_STATUSES = {InvitationStatus.ACCEPTED, InvitationStatus.DECLINED}
 
 
 def _invitation_change(*, actor, invitation: Invitation, version, apply) -> Invitation:
-    invitation = _lock(Invitation, invitation.pk, version)
+    invitation = lock(Invitation, invitation.pk, version)
     before = _invitation_snapshot(invitation)
     apply(invitation)
     changes = audit.diff(before, _invitation_snapshot(invitation))
@@ -1280,7 +1266,7 @@ def _apply_campaign_fields(campaign: Campaign, fields: dict) -> None:
 @transaction.atomic
 def campaign_create(*, actor, fields: dict) -> Campaign:
     """Create a new-product trial or joint promotion (ENG-7); the owner defaults to the actor."""
-    _check_unknown(fields, CAMPAIGN_FIELDS)
+    refuse_unknown(fields, CAMPAIGN_FIELDS)
     fields = dict(fields)
     if fields.get("owner") is None:
         fields["owner"] = actor
@@ -1311,7 +1297,7 @@ def _apply_participant_fields(participant: CampaignParticipant, fields: dict) ->
 def campaign_participant_add(*, actor, campaign: Campaign, account: Account, fields: dict | None = None):
     """Add an account to a campaign (the caller fetched it with write=True); once per campaign."""
     fields = dict(fields or {})
-    _check_unknown(fields, PARTICIPANT_FIELDS)
+    refuse_unknown(fields, PARTICIPANT_FIELDS)
     if account.is_archived:
         raise ValidationError({"account": _("This account is archived.")})
     if CampaignParticipant.objects.filter(campaign=campaign, account=account).exists():

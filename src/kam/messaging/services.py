@@ -21,7 +21,7 @@ from kam.accounts.models import Account, AccountContact, BuyingRole, Contact, In
 from kam.accounts.selectors import ACCOUNT_FILTERS
 from kam.core import audit, scopes
 from kam.core.db import bulk_insert, insert_objects
-from kam.core.errors import ConflictError
+from kam.core.edits import lock
 from kam.core.jobs import enqueue
 from kam.core.models import AuditAction
 from kam.core.validators import clean_phone
@@ -137,10 +137,7 @@ def template_create(*, actor, fields: dict) -> MessageTemplate:
 
 
 def _lock_template(pk, version) -> MessageTemplate:
-    template = MessageTemplate.objects.select_for_update().get(pk=pk)
-    if version is not None and int(version) != template.version:
-        raise ConflictError(template)
-    return template
+    return lock(MessageTemplate, pk, version)
 
 
 @transaction.atomic
@@ -779,15 +776,7 @@ def _require_audience_editor(actor, audience: Audience) -> None:
 
 
 def _lock_audience(pk, version) -> Audience:
-    audience = Audience.objects.select_for_update().get(pk=pk)
-    if version is not None and str(version).strip() != "":
-        try:
-            stale = int(version) != audience.version
-        except (TypeError, ValueError):
-            raise ValidationError({"version": _("Give the version you read.")}) from None
-        if stale:
-            raise ConflictError(audience)
-    return audience
+    return lock(Audience, pk, version)
 
 
 @transaction.atomic
