@@ -2,7 +2,7 @@
 # Benchmarks on SQLite and PostgreSQL (`make bench`; see bench/README.md): HTTP, reminders, bulk messaging, import.
 #   BENCH_ACCOUNTS (100000)  BENCH_CONTACTS (1000000)  BENCH_REQUESTS (200 per operation)
 #   BENCH_ACTIVITIES (2000000; 0: none)  BENCH_IMPORT_ROWS (100000; 0 skips the import benchmark)
-#   BENCH_PG_PORT (54350)  BENCH_OUT (bench/out)
+#   BENCH_SALES_LINES (1000000; 0 skips the sales import benchmark)  BENCH_PG_PORT (54350)  BENCH_OUT (bench/out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
@@ -12,6 +12,7 @@ contacts=${BENCH_CONTACTS:-1000000}
 activities=${BENCH_ACTIVITIES:-2000000}
 requests=${BENCH_REQUESTS:-200}
 import_rows=${BENCH_IMPORT_ROWS:-100000}
+sales_lines=${BENCH_SALES_LINES:-1000000}
 out=${BENCH_OUT:-$PWD/bench/out}
 mkdir -p "$out"
 unset KAM_DATABASE_URL
@@ -35,11 +36,17 @@ if [ "$import_rows" -gt 0 ]; then
       --out "$out/import-sqlite.json"; then :; else echo "(the SQLite import failed; see above)"; fi
   results+=("$out/import-sqlite.json")
 fi
+if [ "$sales_lines" -gt 0 ]; then  # its own archive of 10,000 accounts, made fresh
+  rm -rf "$PWD/bench/data/sales-sqlite"
+  KAM_DATA_DIR=$PWD/bench/data/sales-sqlite "$py" bench/sales_import_bench.py --lines "$sales_lines" --label sqlite \
+    --out "$out/sales-import-sqlite.json"
+fi
 
 echo "== PostgreSQL: $accounts accounts, $contacts contacts, $activities activities"
 pgdir=$(mktemp -d /tmp/kam-bench-pg-XXXX)
 trap 'scripts/postgres.sh stop "$pgdir"' EXIT
 url=$(scripts/postgres.sh start "$pgdir" "${BENCH_PG_PORT:-54350}")
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 # A fresh server every run: its data directory (secret key, generation marker) starts empty too.
 export KAM_DATA_DIR=$PWD/bench/data/postgresql
 rm -rf "$KAM_DATA_DIR"
@@ -52,13 +59,18 @@ results+=("$out/reminders-postgresql.json")
 KAM_DATABASE_URL=$url "$py" bench/messaging_bench.py --label postgresql --out "$out/messaging-postgresql.json"
 messaging+=("$out/messaging-postgresql.json")
 if [ "$import_rows" -gt 0 ]; then
-  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   "$pgbin/psql" "$url" -qc "CREATE DATABASE kam_import"
   rm -rf "$PWD/bench/data/import-postgresql"
   if KAM_DATABASE_URL=${url%/*}/kam_import KAM_DATA_DIR=$PWD/bench/data/import-postgresql \
       "$py" bench/import_bench.py --rows "$import_rows" --label postgresql --out "$out/import-postgresql.json"; then :
   else echo "(the PostgreSQL import failed; see above)"; fi
   results+=("$out/import-postgresql.json")
+fi
+if [ "$sales_lines" -gt 0 ]; then
+  "$pgbin/psql" "$url" -qc "CREATE DATABASE kam_sales"
+  rm -rf "$PWD/bench/data/sales-postgresql"
+  KAM_DATABASE_URL=${url%/*}/kam_sales KAM_DATA_DIR=$PWD/bench/data/sales-postgresql \
+    "$py" bench/sales_import_bench.py --lines "$sales_lines" --label postgresql --out "$out/sales-import-postgresql.json"
 fi
 
 echo

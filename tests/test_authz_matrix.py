@@ -67,6 +67,17 @@ from kam.messaging import services as messaging_services
 from kam.messaging.models import Audience, HolidayGreeting, Message, MessageBatch, MessageTemplate
 from kam.org import services as org_services
 from kam.org.models import DataScope, DepartmentKind, Role
+from kam.sales import services as sales_services  # PIPE (s1)
+from kam.sales.models import (  # PIPE (s1), sales records (s2)
+    DevelopmentCost,
+    GateItem,
+    Opportunity,
+    SalesMonth,
+    SalesRecord,
+    Sample,
+    Stage,
+)
+from tests.sales.seed import ensure_default_pipeline  # PIPE (s1)
 
 pytestmark = pytest.mark.django_db
 
@@ -326,6 +337,8 @@ def _build_world() -> types.SimpleNamespace:
     greeting = HolidayGreeting.objects.create(holiday="National Day", day=date(2026, 10, 1),
                                               send_at=timezone.now() + timedelta(days=1))  # fmt: skip
     eng567 = _build_sponsors_events_campaigns(users, accounts, contacts)  # ENG-5, ENG-6, ENG-7
+    pipe = _build_pipeline(users, accounts)  # PIPE-1 … PIPE-8 (s1)
+    sales = _build_sales_records(users, accounts)  # sales records (s2)
     tokens = {persona: ApiToken.issue(u) for persona, u in users.items()}
     # One client for the module: a new one loads the middleware again (whitenoise scans static files).
     client = Client(HTTP_HOST="localhost")
@@ -338,7 +351,8 @@ def _build_world() -> types.SimpleNamespace:
                                  batches=batches, audience=audience, greeting=greeting,
                                  activities=activities, tasks=tasks, done_tasks=done_tasks, reminders=reminders,
                                  contacts=contacts, visitors=visitors, attachments=attachments, tokens=tokens,
-                                 client=client, sessions=sessions, report_token=report_token, **eng567)  # fmt: skip
+                                 client=client, sessions=sessions, report_token=report_token, **eng567, **pipe,
+                                 **sales)  # fmt: skip
 
 
 def _build_sponsors_events_campaigns(users, accounts, contacts) -> dict:
@@ -377,6 +391,38 @@ def _build_sponsors_events_campaigns(users, accounts, contacts) -> dict:
             "open_invitations": open_invitations, "participants": participants}  # fmt: skip
 
 
+def _build_pipeline(users, accounts) -> dict:
+    """PIPE (s1): for each record, an opportunity of its owner with the first stage's gate ticked (so it may
+    advance), a sample and a development cost."""
+    ensure_default_pipeline()  # a browser test earlier in the run may have flushed the seeded pipeline
+    opportunities, samples, costs = {}, {}, {}
+    for record in RECORDS:
+        owner, account = users[OWNERS[record]], accounts[record]
+        opportunity = sales_services.opportunity_create(actor=owner, account=account,
+                                                        fields={"name": f"矩阵商机{LABELS[record]}"})  # fmt: skip
+        for item in GateItem.objects.filter(stage=opportunity.stage):
+            sales_services.gate_check(actor=owner, opportunity=opportunity, item=item)
+        opportunities[record] = opportunity
+        samples[record] = sales_services.sample_create(actor=owner, account=account,
+                                                       fields={"product": f"矩阵样品{LABELS[record]}"})  # fmt: skip
+        costs[record] = sales_services.development_cost_create(actor=owner, account=account, fields={"amount": "100"})
+    potential = Stage.objects.get(pipeline__is_default=True, code="potential")
+    return {"opportunities": opportunities, "samples": samples, "costs": costs, "potential_stage": potential,
+            "gate_item": potential.gate_items.order_by("order", "id").first(),
+            "need_item": GateItem.objects.get(stage__pipeline__is_default=True, code="need_confirmed")}  # fmt: skip
+
+
+def _build_sales_records(users, accounts) -> dict:
+    """Sales records (s2): one order line at each record's account, recorded by its owner."""
+    lines = {}
+    for record in RECORDS:
+        fields = {"order_number": f"MX-{record}", "date": date(2025, 6, 1), "product_line": "矩阵产品线",
+                  "quantity": "1", "amount": "100", "gross_margin": "10"}  # fmt: skip
+        lines[record] = sales_services.sales_record_create(actor=users[OWNERS[record]], account=accounts[record],
+                                                           fields=fields)  # fmt: skip
+    return {"sales_records": lines}
+
+
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker, tmp_path_factory):
     """The organisation and its records, built once for the module and rolled back at its end."""
@@ -401,6 +447,8 @@ def _flag(condition: str) -> str:
 
 # What writes change, as (table, aggregate, condition): summed up in one query on both databases.
 FINGERPRINT = [
+    (SalesRecord, "COUNT(*)", ""),  # sales records (s2) and their monthly aggregates
+    (SalesMonth, "SUM(lines)", ""),
     (Account, "COUNT(*)", ""),
     (Account, "SUM(version)", ""),  # every change of an account's fields bumps its version
     (Account, _flag("is_archived"), ""),
@@ -876,8 +924,113 @@ ENG567_PAGE_ROWS = {
                                          f"p{w.participants[r].pk}-status": "completed"}),
 }  # fmt: skip
 
+# --- PIPE-1 … PIPE-8 (s1): opportunities, samples, costs and positioning follow their account (SEES /
+# CHANGES); pipelines are configuration every user reads and only administrators change.
+
+
+def _opportunity_version(world, record):
+    return {"version": _version(Opportunity, world.opportunities[record].pk)}
+
+
+def _default_stage(code):
+    return Stage.objects.get(pipeline__is_default=True, code=code).pk
+
+
+def admin_status(ok):
+    def check(world, persona, response):
+        assert response.status_code == (ok if persona == "admin" else 403), response.content[:300]
+
+    return check
+
+
+PIPE_REVIEW = {"reason": "矩阵原因", "what_happened": "矩阵经过", "lesson": "矩阵教训"}
+PIPE_API_ROWS = {
+    "list_pipelines": Row("GET", "/pipelines", PERSONA, check=status_is(200)),
+    "create_gate_item": Row("POST", "/pipelines/{pipeline}/stages/{stage}/gate-items", PERSONA,
+                            check=admin_status(201), body=lambda w, r: {"label": "矩阵关卡"}),
+    "update_gate_item": Row("PATCH", "/pipelines/{pipeline}/stages/{stage}/gate-items/{gate_item}", PERSONA,
+                            check=admin_status(200),
+                            body=lambda w, r: {"version": _version(GateItem, w.gate_item.pk), "label": "矩阵关卡"}),
+    "list_opportunities": Row("GET", "/opportunities?page_size=100", PERSONA,
+                              check=check_per_record_ids("opportunities")),
+    "create_opportunity": Row("POST", "/opportunities", CHANGE_ACCOUNT, ok=201,
+                              body=lambda w, r: {"account_id": w.accounts[r].pk, "name": "矩阵新商机"}),
+    "get_opportunity": Row("GET", "/opportunities/{opportunity}", SEE_ACCOUNT),
+    "update_opportunity": Row("PATCH", "/opportunities/{opportunity}", CHANGE_ACCOUNT,
+                              body=lambda w, r: {**_opportunity_version(w, r), "next_step": "矩阵下一步"}),
+    "advance_opportunity": Row("POST", "/opportunities/{opportunity}/advance", CHANGE_ACCOUNT,
+                               body=lambda w, r: {**_opportunity_version(w, r), "stage_id": _default_stage("intention")}),
+    "check_gate_item": Row("POST", "/opportunities/{opportunity}/gate-checks", CHANGE_ACCOUNT,
+                           body=lambda w, r: {"item_id": w.need_item.pk}),
+    "stop_opportunity": Row("POST", "/opportunities/{opportunity}/stop", CHANGE_ACCOUNT,
+                            body=lambda w, r: {**_opportunity_version(w, r), **PIPE_REVIEW}),
+    "lose_opportunity": Row("POST", "/opportunities/{opportunity}/lose", CHANGE_ACCOUNT,
+                            body=lambda w, r: {**_opportunity_version(w, r), **PIPE_REVIEW, "competitor": "矩阵对手"}),
+    "list_opportunity_history": Row("GET", "/opportunities/{opportunity}/history", SEE_ACCOUNT),
+    "list_samples": Row("GET", "/samples?page_size=100", PERSONA, check=check_per_record_ids("samples")),
+    "create_sample": Row("POST", "/samples", CHANGE_ACCOUNT, ok=201,
+                         body=lambda w, r: {"account_id": w.accounts[r].pk, "product": "矩阵新样品"}),
+    "get_sample": Row("GET", "/samples/{sample}", SEE_ACCOUNT),
+    "update_sample": Row("PATCH", "/samples/{sample}", CHANGE_ACCOUNT,
+                         body=lambda w, r: {"version": _version(Sample, w.samples[r].pk), "accepted": "yes"}),
+    "list_development_costs": Row("GET", "/development-costs?page_size=100", PERSONA,
+                                  check=check_per_record_ids("costs")),
+    "create_development_cost": Row("POST", "/development-costs", CHANGE_ACCOUNT, ok=201,
+                                   body=lambda w, r: {"account_id": w.accounts[r].pk, "amount": "50"}),
+    "get_development_cost": Row("GET", "/development-costs/{cost}", SEE_ACCOUNT),
+    "update_development_cost": Row("PATCH", "/development-costs/{cost}", CHANGE_ACCOUNT,
+                                   body=lambda w, r: {"version": _version(DevelopmentCost, w.costs[r].pk),
+                                                      "note": "矩阵备注"}),
+    "get_account_positioning": Row("GET", "/accounts/{account}/positioning", SEE_ACCOUNT),
+    "set_account_positioning": Row("PUT", "/accounts/{account}/positioning", CHANGE_ACCOUNT,
+                                   body=lambda w, r: {"growth_type": "stable"}),
+}  # fmt: skip
+
+
+# --- sales records (s2): a sales line follows its account (SEES / CHANGES). The import of one file with a
+# line for each of the six accounts saves all (201) only for who may change all six; for anyone else it is
+# refused (422) naming exactly the rows of the accounts they may not change; read-only roles get 403.
+SALES_HEADER = ["客户", "订单号", "行号", "日期", "产品线", "数量", "金额", "毛利"]
+
+
+def _sales_import_body(world, record):
+    rows = [[world.accounts[r].pk, f"MI-{r}", 1, "2025-07-01", "矩阵", "1", "10", "1"] for r in RECORDS]
+    return {"file": _csv([SALES_HEADER, *rows], name="销售.csv")}
+
+
+def check_sales_import(world, persona, response):
+    before = {world.sales_records[r].pk for r in RECORDS}
+    if persona in ("executive", "finance", "service"):
+        assert response.status_code == 403, response.content[:300]
+    elif CHANGES[persona] == ALL:
+        assert response.status_code == 201, response.content[:300]
+        assert SalesRecord.objects.exclude(pk__in=before).count() == len(RECORDS)
+        return
+    else:
+        assert response.status_code == 422, response.content[:300]
+        failed = {e["row"] for e in response.json()["errors"]}
+        assert failed == {i + 2 for i, r in enumerate(RECORDS) if r not in CHANGES[persona]}
+    assert set(SalesRecord.objects.values_list("pk", flat=True)) == before
+
+
+SALES_API_ROWS = {
+    "list_sales_records": Row("GET", "/sales-records?page_size=100", PERSONA,
+                              check=check_per_record_ids("sales_records")),
+    "create_sales_record": Row("POST", "/sales-records", CHANGE_ACCOUNT, ok=201,
+                               body=lambda w, r: {"account_id": w.accounts[r].pk, "order_number": "MX-NEW",
+                                                  "date": "2025-07-01", "product_line": "矩阵", "quantity": "2",
+                                                  "amount": "20", "gross_margin": "2"}),
+    "get_sales_record": Row("GET", "/sales-records/{sales_record}", SEE_ACCOUNT),
+    "import_sales_records": Row("POST", "/sales-records/import", PERSONA, multipart=True, body=_sales_import_body,
+                                check=check_sales_import),
+    "get_account_sales_history": Row("GET", "/accounts/{account}/sales-history", SEE_ACCOUNT),
+}  # fmt: skip
+
+
 API_MATRIX: dict[str, Row] = {
     **ENG567_API_ROWS,
+    **PIPE_API_ROWS,
+    **SALES_API_ROWS,
     # Open to all; a wrong password (401, lockout 429) is in tests/accounts/test_api.py — here the
     # password is missing, so no slow password hashing runs for each persona.
     "create_token": Row("POST", "/auth/token", PERSONA, check=status_is(422), anonymous=422,
@@ -1073,8 +1226,38 @@ def check_account_create_page(world, persona, response):
     assert response.status_code == (200 if persona in ACCOUNT_EDITING_ROLES else 403)
 
 
+def check_board(world, persona, response):
+    assert response.status_code == 200
+    found = {card.pk for _stage, cards, _count in response.context["columns"] for card in cards}
+    assert found == {world.opportunities[r].pk for r in SEES[persona]}
+    _names_absent(world, response, ALL - SEES[persona])
+
+
+PIPE_PAGE_ROWS = {
+    "opportunity_board": Row("GET", "/opportunities/board/?all=1", PERSONA, check=check_board),
+    "opportunity_list": Row("GET", "/opportunities/?all=1", PERSONA, check=check_page_ids("opportunities", "page")),
+    "opportunity_create": Row("GET", "/accounts/{account}/opportunities/new/", CHANGE_ACCOUNT),
+    "account_opportunities": Row("GET", "/accounts/{account}/opportunities/", SEE_ACCOUNT),
+    "opportunity_detail": Row("GET", "/opportunities/{opportunity}/", SEE_ACCOUNT),
+    "opportunity_edit": Row("GET", "/opportunities/{opportunity}/edit/", CHANGE_ACCOUNT),
+    "opportunity_gate_check": Row("POST", "/opportunities/{opportunity}/gate/{need_item}/", CHANGE_ACCOUNT,
+                                  body=lambda w, r: {"checked": "1"}),
+    "opportunity_advance": Row("POST", "/opportunities/{opportunity}/advance/", CHANGE_ACCOUNT, ok=302,
+                               body=lambda w, r: {**_opportunity_version(w, r), "stage": _default_stage("intention")}),
+    "opportunity_close": Row("POST", "/opportunities/{opportunity}/close/", CHANGE_ACCOUNT, ok=302,
+                             body=lambda w, r: {**_opportunity_version(w, r), **PIPE_REVIEW, "outcome": "stop"}),
+}  # fmt: skip
+
+
+SALES_PAGE_ROWS = {  # sales records (s2)
+    "sales_import": Row("GET", "/sales/import/", PERSONA, check=status_is(200)),
+    "account_sales_history": Row("GET", "/accounts/{account}/sales-history/", SEE_ACCOUNT),
+}
+
 PAGE_MATRIX: dict[str, Row] = {
     **ENG567_PAGE_ROWS,
+    **PIPE_PAGE_ROWS,
+    **SALES_PAGE_ROWS,
     "home": Row("GET", "/", PERSONA, check=check_home_page),
     "login": Row("GET", "/login/", PERSONA, check=status_is(302), anonymous=200),
     "logout": Row("POST", "/logout/", PERSONA, check=status_is(302), anonymous=302),
@@ -1221,6 +1404,14 @@ def _placeholders(world, record) -> dict:
         "campaign": world.campaign.pk,
         "empty_campaign": world.empty_campaign.pk,
         "participant": world.participants[record].pk,
+        "pipeline": world.potential_stage.pipeline_id,  # PIPE (s1)
+        "stage": world.potential_stage.pk,
+        "gate_item": world.gate_item.pk,
+        "need_item": world.need_item.pk,
+        "opportunity": world.opportunities[record].pk,
+        "sample": world.samples[record].pk,
+        "cost": world.costs[record].pk,
+        "sales_record": world.sales_records[record].pk,  # sales records (s2)
     }
 
 

@@ -124,3 +124,16 @@ def test_demo_has_sponsors_a_forum_with_answers_and_a_trial(admin):
     assert Invitation.objects.filter(event=forum, status="accepted").count() == 5
     assert Campaign.objects.get().participants.count() == 4
     assert len(selectors.plan_list(User.objects.get(username="chenjianguo"), overdue=True)) == 3
+
+
+def test_demo_has_sales_history_and_opportunities_in_the_funnel(admin):
+    """Issue 3 in the demo: two years of sales lines for customers with their monthly aggregates, and
+    opportunities moved forward only as far as their gates hold (PIPE-1, PIPE-2)."""
+    from django.db.models import Sum
+
+    from kam.sales.models import Opportunity, SalesMonth, SalesRecord
+
+    assert SalesRecord.objects.count() > 1000
+    assert SalesMonth.objects.aggregate(s=Sum("amount"))["s"] == SalesRecord.objects.aggregate(s=Sum("amount"))["s"]
+    assert Opportunity.objects.count() == 30
+    assert Opportunity.objects.values("stage").distinct().count() >= 2

@@ -179,6 +179,10 @@ def cmd_createuser(args) -> int:
 def cmd_import(args) -> int:
     from kam.accounts.imports import run_import_command
 
+    if args.entity == "sales":  # ERP sales lines (issue 3): all or nothing, already recorded lines skipped
+        from kam.sales.imports import run_import_command as run_sales_import
+
+        return run_sales_import(path=args.file, username=args.user)
     return run_import_command(path=args.file, entity=args.entity, username=args.user, on_duplicate=args.on_duplicate,
                               report=args.report)  # fmt: skip
 
@@ -248,9 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="display name")
     p.set_defaults(func=cmd_createuser)
 
-    p = sub.add_parser("import", help="import accounts or contacts from xlsx or csv (all or nothing)")
+    p = sub.add_parser("import", help="import accounts, contacts or sales lines from xlsx or csv (all or nothing)")
     p.add_argument("file")
-    p.add_argument("--entity", required=True, choices=["accounts", "contacts"])
+    p.add_argument("--entity", required=True, choices=["accounts", "contacts", "sales"])
     p.add_argument("--user", help="act as this user (default: the first administrator)")
     p.add_argument("--on-duplicate", default="stop", choices=["skip", "update", "stop"])
     p.add_argument("--report", help="write the failed rows with an error column to this xlsx file")

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import phonenumbers
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from pypinyin import lazy_pinyin
@@ -956,6 +957,70 @@ class _Demo:
             engagement_services.campaign_participant_add(actor=head, campaign=trial, account=account,
                                                          fields={"status": status})  # fmt: skip
 
+    def sales(self) -> None:
+        """Issue 3 in the demo: two years of sales lines for the customers (imported as an ERP export would
+        be, so the monthly aggregates are the import's), and opportunities spread over the funnel, each
+        moved forward only as far as its gates hold."""
+        import csv
+        import io
+
+        from kam.sales import services as sales_services
+        from kam.sales.imports import sales_import
+        from kam.sales.models import GateItem
+
+        # Its own random source: the rest of the demo stays the same.
+        rng = random.Random(SEED + 3)
+        customers = list(Account.objects.filter(pk__in=[a.pk for a in self.accounts], lifecycle=Lifecycle.CUSTOMER,
+                                                is_archived=False).order_by("pk"))  # fmt: skip
+        lines = {"工业阀门": 1800, "仪器仪表": 950, "自动化系统": 4200, "售后服务": 300}
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["客户", "订单号", "行号", "日期", "产品线", "数量", "金额", "毛利"])
+        for account in customers:
+            size = max(1, (account.employees or 100) // 500)
+            for month in range(24):
+                day = self.today.replace(day=1) - timedelta(days=30 * month) + timedelta(days=rng.randrange(0, 25))
+                if day >= self.today:
+                    continue
+                order = f"SO{day:%Y%m}{account.pk:05d}{month:02d}"
+                for line_no, (product_line, price) in enumerate(
+                    rng.sample(sorted(lines.items()), rng.randint(1, 2)), 1
+                ):
+                    quantity = rng.randint(1, 4) * size
+                    amount = Decimal(price * quantity)
+                    writer.writerow([account.credit_code, order, line_no, day.isoformat(), product_line, quantity,
+                                     amount, (amount * Decimal("0.28")).quantize(Decimal("0.01"))])  # fmt: skip
+        report = sales_import(actor=self.users["admin"], file=io.BytesIO(out.getvalue().encode("utf-8")),
+                              filename="ERP销售明细.csv")  # fmt: skip
+        assert report.ok, report.errors[:3]
+
+        owned = list(Account.objects.filter(pk__in=[a.pk for a in self.accounts], is_archived=False,
+                                            owner__role=Role.KA_MANAGER).select_related("owner").order_by("pk"))  # fmt: skip
+        products = ["工业阀门", "仪器仪表", "自动化系统"]
+        for account in rng.sample(owned, min(30, len(owned))):
+            opportunity = sales_services.opportunity_create(actor=account.owner, account=account, fields={
+                "name": f"{account.short_names[0] if account.short_names else account.name[:8]}{rng.choice(products)}项目",
+                "amount": Decimal(rng.randrange(20, 500) * 10_000), "product_lines": [rng.choice(products)],
+                "expected_close": self.today + timedelta(days=rng.randrange(10, 150)),
+                "competitors": rng.sample(["艾默生", "西门子", "横河", "本地厂商"], rng.randint(0, 2)),
+                "next_step": "约技术交流", "source": "客户推荐"})  # fmt: skip
+            if rng.random() < 0.6:  # a sample sent and accepted to the agreed standard (PIPE-8)
+                sales_services.sample_create(actor=account.owner, account=account, fields={
+                    "opportunity": opportunity, "product": opportunity.product_lines[0] + "样品", "quantity": 2,
+                    "agreed_standard": "按技术协议第3条验收", "accepted": "yes",
+                    "sent_on": self.today - timedelta(days=rng.randrange(5, 60))})  # fmt: skip
+            for _step in range(rng.randint(0, 4)):  # tick what a user ticks, move on while the gate holds
+                for item in GateItem.objects.filter(stage=opportunity.stage, is_active=True, auto_check=""):
+                    sales_services.gate_check(actor=account.owner, opportunity=opportunity, item=item)
+                following = opportunity.pipeline.stages.filter(order__gt=opportunity.stage.order, kind="open").first()
+                if following is None:
+                    break
+                try:
+                    opportunity = sales_services.opportunity_advance(actor=account.owner, opportunity=opportunity,
+                                                                     to_stage=following)  # fmt: skip
+                except ValidationError:
+                    break  # the gate asks for what KAM checks itself (an insider, an accepted sample)
+
     def reminders(self) -> None:
         """Today's reminders right away (the worker makes them at 07:30 each day after this)."""
         from kam.engagement import services as engagement_services
@@ -985,6 +1050,7 @@ class _Demo:
         self.activities()
         self.message_templates()
         self.programmes()
+        self.sales()
         self.reminders()
 
     def report(self, seconds: float) -> None:

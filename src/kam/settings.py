@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "kam.accounts",
     "kam.engagement",
     "kam.messaging",
+    "kam.sales",
 ]
 
 MIDDLEWARE = [
@@ -269,6 +270,23 @@ KAM = {
     "CONTRACT_REMINDER_DAYS": int(os.environ.get("KAM_CONTRACT_REMINDER_DAYS", "3")),
     # Follow-up tasks made after an event (ENG-6) are due this many days after it ends.
     "EVENT_FOLLOW_UP_DAYS": int(os.environ.get("KAM_EVENT_FOLLOW_UP_DAYS", "3")),
+    # Opportunities (PIPE-1, PIPE-2): the largest amount a deal may carry (a decimal string), the days in a
+    # stage after which an open one is flagged as stuck (a stage may set its own), and how far before today
+    # an open opportunity's expected close may lie.
+    "MAX_DEAL_AMOUNT": os.environ.get("KAM_MAX_DEAL_AMOUNT", "10000000000"),
+    "OPPORTUNITY_STUCK_DAYS": int(os.environ.get("KAM_OPPORTUNITY_STUCK_DAYS", "30")),
+    "OPPORTUNITY_CLOSE_PAST_DAYS": int(os.environ.get("KAM_OPPORTUNITY_CLOSE_PAST_DAYS", "365")),
+    # Cards shown per stage on the opportunity board (the rest are counted, and found in the list).
+    "OPPORTUNITY_BOARD_CARDS": int(os.environ.get("KAM_OPPORTUNITY_BOARD_CARDS", "50")),
+    # Sales records (issue 3): the largest amount (CNY) one order line may carry; larger is a typing error.
+    "MAX_SALES_LINE_AMOUNT": os.environ.get("KAM_MAX_SALES_LINE_AMOUNT", "1000000000"),  # a decimal string
+    # The earliest date a sales line may have (older ERP exports are typing errors).
+    "SALES_EARLIEST_DATE": os.environ.get("KAM_SALES_EARLIEST_DATE", "2000-01-01"),
+    # The account page's sales history shows this many months.
+    "SALES_HISTORY_MONTHS": int(os.environ.get("KAM_SALES_HISTORY_MONTHS", "24")),
+    # Limits of one sales csv import (ERP exports are large; xlsx keeps the IMPORT_MAX_* limits).
+    "SALES_IMPORT_MAX_MB": int(os.environ.get("KAM_SALES_IMPORT_MAX_MB", "300")),
+    "SALES_IMPORT_MAX_ROWS": int(os.environ.get("KAM_SALES_IMPORT_MAX_ROWS", "2000000")),
     # Where a user's reminder robot may post: the providers' own webhook hosts only (no calls into the
     # internal network from a URL a user typed).
     "NOTIFY_ROBOT_URLS": {

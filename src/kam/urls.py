@@ -8,11 +8,13 @@ from kam.core.api import api
 from kam.engagement.api import router as engagement_router
 from kam.messaging.api import router as messaging_router
 from kam.org.api import router as org_router
+from kam.sales.api import router as sales_router
 
 api.add_router("/", accounts_router)
 api.add_router("/", org_router)
 api.add_router("/", engagement_router)
 api.add_router("/", messaging_router)
+api.add_router("/", sales_router)
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -25,4 +27,5 @@ urlpatterns = [
     path("", include("kam.accounts.urls")),
     path("", include("kam.engagement.urls")),
     path("", include("kam.messaging.urls")),
+    path("", include("kam.sales.urls")),
 ]

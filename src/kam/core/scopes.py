@@ -23,6 +23,7 @@ from kam.engagement.models import (
 )
 from kam.messaging.models import Message
 from kam.org.models import DataScope, Department, Role
+from kam.sales.models import DevelopmentCost, Opportunity, SalesRecord, Sample  # pipeline (s1), sales records (s2)
 
 # Roles that may change accounts they can see because of their scope (besides owner and team).
 SCOPE_EDITORS = {Role.KA_HEAD, Role.ADMIN}
@@ -408,3 +409,51 @@ def get_invitation_for_contact(user, event, contact_id, *, write: bool = False) 
     if invitation is None:
         return None
     return get_invitation_for_user(user, invitation.pk, write=write)
+
+
+# --- pipeline (s1): opportunities, samples and development costs (PIPE-1 … PIPE-8) -------------------
+# Each belongs to its account: seen by whoever sees the account, changed by whoever may change it (403 for
+# one seen but not changeable, 404 for a foreign one).
+
+
+def visible_opportunities(user, *, include_archived: bool = False) -> QuerySet[Opportunity]:
+    """Opportunities at the accounts the user may see (archived accounts left out)."""
+    rows = _on_visible_accounts(user, Opportunity)
+    return rows if include_archived else rows.filter(is_archived=False)
+
+
+def get_opportunity_for_user(user, pk, *, write: bool = False) -> Opportunity:
+    rows = visible_opportunities(user, include_archived=True).select_related("stage", "pipeline", "owner")
+    return _get_on_account(user, rows, pk, write=write)
+
+
+def visible_samples(user) -> QuerySet[Sample]:
+    """Samples (PIPE-8) sent to the accounts the user may see."""
+    return _on_visible_accounts(user, Sample).filter(is_archived=False)
+
+
+def get_sample_for_user(user, pk, *, write: bool = False) -> Sample:
+    return _get_on_account(user, visible_samples(user).select_related("contact", "opportunity"), pk, write=write)
+
+
+def visible_development_costs(user) -> QuerySet[DevelopmentCost]:
+    """Development costs (PIPE-5) of the accounts the user may see."""
+    return _on_visible_accounts(user, DevelopmentCost).filter(is_archived=False)
+
+
+def get_development_cost_for_user(user, pk, *, write: bool = False) -> DevelopmentCost:
+    return _get_on_account(user, visible_development_costs(user).select_related("opportunity"), pk, write=write)
+
+
+# --- sales records (s2): a sales line belongs to its account (issue 3 item 6) -------------------------
+# Seen by whoever sees the account (archived accounts left out of lists); written by whoever may change it.
+
+
+def visible_sales_records(user) -> QuerySet[SalesRecord]:
+    """Sales lines of the accounts the user may see."""
+    return _on_visible_accounts(user, SalesRecord)
+
+
+def get_sales_record_for_user(user, pk) -> SalesRecord:
+    """The sales line, if its account is visible; otherwise 404."""
+    return _get_on_account(user, visible_sales_records(user), pk, write=False)
