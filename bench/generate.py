@@ -574,7 +574,8 @@ class ActivityGenerator:
         activity_columns = ["id", "created_at", "updated_at", "version", "account_id", "kind", "happened_at", "subject",
                             "notes", "outcome", "next_step", "next_step_due", "created_by_id", "is_archived"]  # fmt: skip
         task_columns = ["id", "created_at", "updated_at", "version", "title", "notes", "account_id", "contact_id",
-                        "activity_id", "assignee_id", "due_at", "status", "done_at", "created_by_id"]  # fmt: skip
+                        "activity_id", "assignee_id", "due_at", "status", "done_at", "created_by_id", "kind",
+                        "documents", "remind_at"]  # fmt: skip
         contacts_through, participants_through = Activity.contacts.through, Activity.participants.through
         contact_columns, participant_columns = ["id", "activity_id", "contact_id"], ["id", "activity_id", "user_id"]
         for model, columns in [(Activity, activity_columns), (Task, task_columns), (contacts_through, contact_columns),
@@ -620,7 +621,7 @@ class ActivityGenerator:
                     next_step = rng.choice(NEXT_STEPS)
                     due = today_start + timedelta(days=rng.randint(-14, 14), hours=rng.randint(9, 17))
                     tasks.append((task_pk, at, at, 1, next_step, "", account_id, met[0] if met else None, activity_pk,
-                                  owner_id, adapt(due), "open", None, owner_id))  # fmt: skip
+                                  owner_id, adapt(due), "open", None, owner_id, "follow_up", "[]", None))  # fmt: skip
                     task_pk += 1
                 activities.append((activity_pk, at, at, 1, account_id, kind, at, happened_subject(rng, kind), "",
                                    rng.choice(OUTCOMES), next_step, adapt(due) if due else None, owner_id, False))  # fmt: skip
