@@ -3,12 +3,16 @@
 - `lock`: optimistic locking — the row is locked for the transaction, and a caller who read an older
   version gets ConflictError (409 with the current record) instead of silently overwriting.
 - `refuse_unknown`: a field the service does not take is a validation error naming it, never ignored.
+- `record_created` / `edit`: save a new record with its audit entry; change a versioned record (lock,
+  apply, and only if something changed: bump the version and audit old → new).
 """
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from kam.core import audit
 from kam.core.errors import ConflictError
+from kam.core.models import AuditAction
 
 
 def lock(model, pk, version):
@@ -31,3 +35,28 @@ def refuse_unknown(fields: dict, allowed) -> None:
     unknown = set(fields) - set(allowed)
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+
+
+def record_created(obj, *, actor, snapshot, account_id=None):
+    """Save a new record and audit its fields (from nothing to their values); `snapshot(obj)` -> dict."""
+    obj.save()
+    audit.record(actor=actor, action=AuditAction.CREATE, target=obj, account_id=account_id,
+                 changes=audit.diff({}, snapshot(obj)))  # fmt: skip
+    return obj
+
+
+def edit(model, obj, *, actor, fields: dict, version, allowed, apply, snapshot, on_account: bool = True):
+    """The one way a versioned record is changed: refuse unknown fields, lock it (a stale `version` is a
+    409), `apply(obj, fields)` (sets and validates, raising ValidationError), and only if something changed
+    bump the version and audit old → new (on the record's account unless `on_account` is False)."""
+    refuse_unknown(fields, allowed)
+    obj = lock(model, obj.pk, version)
+    before = snapshot(obj)
+    apply(obj, fields)
+    changes = audit.diff(before, snapshot(obj))
+    if changes:
+        obj.version += 1
+        obj.save()
+        audit.record(actor=actor, action=AuditAction.UPDATE, target=obj, changes=changes,
+                     account_id=obj.account_id if on_account else None)  # fmt: skip
+    return obj

@@ -20,7 +20,7 @@ from lunar_python import LunarMonth, Solar
 
 from kam.accounts.models import Account, AccountContact, Contact
 from kam.core import audit, scopes
-from kam.core.edits import lock, refuse_unknown
+from kam.core.edits import edit, lock, record_created, refuse_unknown
 from kam.core.jobs import run_once
 from kam.core.models import AuditAction
 from kam.engagement import selectors
@@ -866,30 +866,6 @@ def _colleague(value, field: str, errors: dict):
     return user
 
 
-def _record_new(obj, *, actor, snapshot, account_id=None):
-    """Save a new record and audit its fields (from nothing to their values)."""
-    obj.save()
-    audit.record(actor=actor, action=AuditAction.CREATE, target=obj, account_id=account_id,
-                 changes=audit.diff({}, snapshot(obj)))  # fmt: skip
-    return obj
-
-
-def _edit(model, obj, *, actor, fields: dict, version, allowed, apply, snapshot, on_account: bool = True):
-    """The one way a versioned record of this section is changed: lock it (a stale `version` is a 409),
-    apply and validate the fields, and only if something changed bump the version and audit old → new."""
-    refuse_unknown(fields, allowed)
-    obj = lock(model, obj.pk, version)
-    before = snapshot(obj)
-    apply(obj, fields)
-    changes = audit.diff(before, snapshot(obj))
-    if changes:
-        obj.version += 1
-        obj.save()
-        audit.record(actor=actor, action=AuditAction.UPDATE, target=obj, changes=changes,
-                     account_id=obj.account_id if on_account else None)  # fmt: skip
-    return obj
-
-
 def _apply(instance, fields: dict, errors: dict, *, links=(), texts=()) -> None:
     """Set plain fields (texts stripped; None → "" for texts), then check them with full_clean."""
     for name, value in fields.items():
@@ -944,13 +920,13 @@ def sponsor_create(*, actor, account: Account, fields: dict) -> ExecutiveSponsor
         raise ValidationError({"sponsor": _("Pick an active colleague.")})
     sponsorship = ExecutiveSponsor(account=account, created_by=actor)
     _apply_sponsor_fields(sponsorship, fields)
-    return _record_new(sponsorship, actor=actor, snapshot=_sponsor_snapshot, account_id=account.pk)
+    return record_created(sponsorship, actor=actor, snapshot=_sponsor_snapshot, account_id=account.pk)
 
 
 @transaction.atomic
 def sponsor_update(*, actor, sponsorship: ExecutiveSponsor, fields: dict, version=None) -> ExecutiveSponsor:
     """Change a sponsorship's sponsor, title, duties or dates (end it with `until`); stale version → 409."""
-    return _edit(ExecutiveSponsor, sponsorship, actor=actor, fields=fields, version=version, allowed=SPONSOR_FIELDS,
+    return edit(ExecutiveSponsor, sponsorship, actor=actor, fields=fields, version=version, allowed=SPONSOR_FIELDS,
                  apply=_apply_sponsor_fields, snapshot=_sponsor_snapshot)  # fmt: skip
 
 
@@ -989,13 +965,13 @@ def plan_create(*, actor, account: Account, fields: dict) -> ExecutivePlan:
         raise ValidationError({"sponsor": _("Pick a sponsor of this account.")})
     plan = ExecutivePlan(account=account, created_by=actor)
     _apply_plan_fields(plan, fields)
-    return _record_new(plan, actor=actor, snapshot=_plan_snapshot, account_id=account.pk)
+    return record_created(plan, actor=actor, snapshot=_plan_snapshot, account_id=account.pk)
 
 
 @transaction.atomic
 def plan_update(*, actor, plan: ExecutivePlan, fields: dict, version=None) -> ExecutivePlan:
     """Change a plan (kind, every N months, sponsor, first due day, notes, active); stale version → 409."""
-    return _edit(ExecutivePlan, plan, actor=actor, fields=fields, version=version, allowed=PLAN_FIELDS,
+    return edit(ExecutivePlan, plan, actor=actor, fields=fields, version=version, allowed=PLAN_FIELDS,
                  apply=_apply_plan_fields, snapshot=_plan_snapshot)  # fmt: skip
 
 
@@ -1055,13 +1031,13 @@ def event_create(*, actor, fields: dict) -> Event:
         fields["owner"] = actor
     event = Event(created_by=actor)
     _apply_event_fields(event, fields)
-    return _record_new(event, actor=actor, snapshot=_event_snapshot)
+    return record_created(event, actor=actor, snapshot=_event_snapshot)
 
 
 @transaction.atomic
 def event_update(*, actor, event: Event, fields: dict, version=None) -> Event:
     """Change an event; the caller checked the actor may (scopes.get_event_for_user write=True)."""
-    return _edit(Event, event, actor=actor, fields=fields, version=version, allowed=EVENT_FIELDS,
+    return edit(Event, event, actor=actor, fields=fields, version=version, allowed=EVENT_FIELDS,
                  apply=_apply_event_fields, snapshot=_event_snapshot, on_account=False)  # fmt: skip
 
 
@@ -1272,13 +1248,13 @@ def campaign_create(*, actor, fields: dict) -> Campaign:
         fields["owner"] = actor
     campaign = Campaign(created_by=actor)
     _apply_campaign_fields(campaign, fields)
-    return _record_new(campaign, actor=actor, snapshot=_campaign_snapshot)
+    return record_created(campaign, actor=actor, snapshot=_campaign_snapshot)
 
 
 @transaction.atomic
 def campaign_update(*, actor, campaign: Campaign, fields: dict, version=None) -> Campaign:
     """Change a campaign (its result summary at the end, too); stale version → 409."""
-    return _edit(Campaign, campaign, actor=actor, fields=fields, version=version, allowed=CAMPAIGN_FIELDS,
+    return edit(Campaign, campaign, actor=actor, fields=fields, version=version, allowed=CAMPAIGN_FIELDS,
                  apply=_apply_campaign_fields, snapshot=_campaign_snapshot, on_account=False)  # fmt: skip
 
 
@@ -1304,11 +1280,11 @@ def campaign_participant_add(*, actor, campaign: Campaign, account: Account, fie
         raise ValidationError({"account": _("This account takes part in the campaign already.")})
     participant = CampaignParticipant(campaign=campaign, account=account, created_by=actor)
     _apply_participant_fields(participant, fields)
-    return _record_new(participant, actor=actor, snapshot=_participant_snapshot, account_id=account.pk)
+    return record_created(participant, actor=actor, snapshot=_participant_snapshot, account_id=account.pk)
 
 
 @transaction.atomic
 def campaign_participant_update(*, actor, participant: CampaignParticipant, fields: dict, version=None):
     """Change an account's status, result or feedback in a campaign; stale version → 409."""
-    return _edit(CampaignParticipant, participant, actor=actor, fields=fields, version=version,
+    return edit(CampaignParticipant, participant, actor=actor, fields=fields, version=version,
                  allowed=PARTICIPANT_FIELDS, apply=_apply_participant_fields, snapshot=_participant_snapshot)  # fmt: skip

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from kam.accounts.models import Account, AccountContact, Attitude, BuyingRole, Contact
 from kam.core import audit, scopes
-from kam.core.edits import lock, refuse_unknown
+from kam.core.edits import edit, lock, record_created, refuse_unknown
 from kam.core.errors import ConflictError, DuplicateError
 from kam.core.models import AuditAction
 from kam.sales.models import (
@@ -574,6 +574,17 @@ def _apply_sample(sample: Sample, fields: dict, errors: dict) -> None:
         errors["sent_on"] = [_("A sample is recorded after it was sent: this day is in the future.")]
 
 
+def _sample_fields(sample: Sample, fields: dict) -> None:
+    errors: dict = {}
+    _apply_sample(sample, fields, errors)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _sample_snapshot(sample: Sample) -> dict:
+    return audit.snapshot(sample, SAMPLE_FIELDS)
+
+
 @transaction.atomic
 def sample_create(*, actor, account: Account, fields: dict) -> Sample:
     """Record a sample sent to an account (PIPE-8); `accepted` starts as pending unless given."""
@@ -581,31 +592,15 @@ def sample_create(*, actor, account: Account, fields: dict) -> Sample:
     if account.is_archived:
         raise ValidationError({"account": _("This account is archived.")})
     sample = Sample(account=account, created_by=actor)
-    errors: dict = {}
-    _apply_sample(sample, {"sent_on": timezone.localdate(), **fields}, errors)
-    if errors:
-        raise ValidationError(errors)
-    sample.save()
-    _record(actor, AuditAction.CREATE, sample, account.pk, audit.diff({}, audit.snapshot(sample, SAMPLE_FIELDS)))
-    return sample
+    _sample_fields(sample, {"sent_on": timezone.localdate(), **fields})
+    return record_created(sample, actor=actor, snapshot=_sample_snapshot, account_id=account.pk)
 
 
 @transaction.atomic
 def sample_update(*, actor, sample: Sample, fields: dict, version=None) -> Sample:
     """Change a sample, e.g. record whether it was accepted against the agreed standard; stale version → 409."""
-    refuse_unknown(fields, SAMPLE_FIELDS)
-    sample = lock(Sample, sample.pk, version)
-    before = audit.snapshot(sample, SAMPLE_FIELDS)
-    errors: dict = {}
-    _apply_sample(sample, fields, errors)
-    if errors:
-        raise ValidationError(errors)
-    changes = audit.diff(before, audit.snapshot(sample, SAMPLE_FIELDS))
-    if changes:
-        sample.version += 1
-        sample.save()
-        _record(actor, AuditAction.UPDATE, sample, sample.account_id, changes)
-    return sample
+    return edit(Sample, sample, actor=actor, fields=fields, version=version, allowed=SAMPLE_FIELDS,
+                apply=_sample_fields, snapshot=_sample_snapshot)  # fmt: skip
 
 
 def _apply_cost(cost: DevelopmentCost, fields: dict, errors: dict) -> None:
@@ -639,6 +634,17 @@ def _apply_cost(cost: DevelopmentCost, fields: dict, errors: dict) -> None:
         errors["incurred_on"] = [_("A cost is recorded once incurred: this day is in the future.")]
 
 
+def _cost_fields(cost: DevelopmentCost, fields: dict) -> None:
+    errors: dict = {}
+    _apply_cost(cost, fields, errors)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _cost_snapshot(cost: DevelopmentCost) -> dict:
+    return audit.snapshot(cost, COST_FIELDS)
+
+
 @transaction.atomic
 def development_cost_create(*, actor, account: Account, fields: dict) -> DevelopmentCost:
     """Record a cost of winning or keeping an account (PIPE-5): an amount, or presales hours × rate."""
@@ -646,34 +652,18 @@ def development_cost_create(*, actor, account: Account, fields: dict) -> Develop
     if account.is_archived:
         raise ValidationError({"account": _("This account is archived.")})
     cost = DevelopmentCost(account=account, created_by=actor)
-    errors: dict = {}
-    _apply_cost(cost, {"incurred_on": timezone.localdate(), **fields}, errors)
-    if errors:
-        raise ValidationError(errors)
-    cost.save()
-    _record(actor, AuditAction.CREATE, cost, account.pk, audit.diff({}, audit.snapshot(cost, COST_FIELDS)))
-    return cost
+    _cost_fields(cost, {"incurred_on": timezone.localdate(), **fields})
+    return record_created(cost, actor=actor, snapshot=_cost_snapshot, account_id=account.pk)
 
 
 @transaction.atomic
 def development_cost_update(*, actor, cost: DevelopmentCost, fields: dict, version=None) -> DevelopmentCost:
     """Correct a development cost; stale version → 409. Giving an amount clears hours and rate."""
-    refuse_unknown(fields, COST_FIELDS)
-    cost = lock(DevelopmentCost, cost.pk, version)
-    before = audit.snapshot(cost, COST_FIELDS)
     fields = dict(fields)
     if "amount" in fields and "hours" not in fields and "rate" not in fields:
         fields.update(hours=None, rate=None)
-    errors: dict = {}
-    _apply_cost(cost, fields, errors)
-    if errors:
-        raise ValidationError(errors)
-    changes = audit.diff(before, audit.snapshot(cost, COST_FIELDS))
-    if changes:
-        cost.version += 1
-        cost.save()
-        _record(actor, AuditAction.UPDATE, cost, cost.account_id, changes)
-    return cost
+    return edit(DevelopmentCost, cost, actor=actor, fields=fields, version=version, allowed=COST_FIELDS,
+                apply=_cost_fields, snapshot=_cost_snapshot)  # fmt: skip
 
 
 # --- sales records (s2) ----------------------------------------------------------------------
