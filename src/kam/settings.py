@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "kam.engagement",
     "kam.messaging",
     "kam.sales",
+    "kam.reports",
 ]
 
 MIDDLEWARE = [

@@ -109,3 +109,39 @@ class User(AbstractUser):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN or self.is_superuser
+
+
+class Quota(VersionedModel):
+    """A monthly sales target (定额, PIPE-7) for one KA manager or one team (a department), in CNY.
+
+    Exactly one of `user` and `department` is set. Completion (定额完成率) is computed from the sales
+    credited to the manager (sales.SalesCredit), never stored here.
+    """
+
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="quotas", verbose_name=_("KA manager")
+    )
+    department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="quotas", verbose_name=_("team")
+    )
+    month = models.DateField(_("month"))  # its first day
+    amount = models.DecimalField(_("quota"), max_digits=16, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["month", "id"]
+        verbose_name = _("quota")
+        verbose_name_plural = _("quotas")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, department__isnull=True)
+                | models.Q(user__isnull=True, department__isnull=False),
+                name="quota_user_or_team",
+            ),
+            models.UniqueConstraint(fields=["user", "month"], name="quota_user_month_unique"),
+            models.UniqueConstraint(fields=["department", "month"], name="quota_department_month_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.department} {self.month:%Y-%m}"

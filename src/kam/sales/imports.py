@@ -54,8 +54,9 @@ FALSE_WORDS = {"", "0", "false", "no", "n", "f", "否"}
 CELL_ORDER = ("account", "order_number", "line_number", "date", "product_line", "product", "quantity", "amount",
               "gross_margin", "currency", "is_return")  # fmt: skip
 NUMBER_COLUMNS = ("quantity", "amount", "gross_margin")
+COPY_NULL = "\\N"  # NULL in COPY's text format
 RECORD_COLUMNS = ("account", "order_number", "line_number", "date", "product_line", "product", "quantity", "amount",
-                  "gross_margin", "currency", "is_return", "source", "sales_import", "created_by", "created_at")  # fmt: skip
+                  "gross_margin", "currency", "is_return", "credited_to", "source", "sales_import", "created_by", "created_at")  # fmt: skip
 
 
 def columns() -> list[Column]:
@@ -332,6 +333,7 @@ class _SalesImporter:
         self.positions = [index.get(key) for key in CELL_ORDER]  # each column's cell, None if absent
         self.labels = {c.key: str(c.label) for c in columns()}
         self.accounts: dict[str, tuple[int | None, str | None]] = {}  # reference → (account id, error)
+        self.owners: dict[int, int | None] = {}  # account id → its owner, credited with the account's lines
         self.pending: list[tuple] = []
         self.doomed = False
         self.connection = connections[router.db_for_write(SalesRecord)]
@@ -342,6 +344,8 @@ class _SalesImporter:
         self.unanalyzed = 0  # lines written since
         # (account, month) → [amount, margin, quantity, lines] of the lines written and not yet added to SalesMonth
         self.sums: dict[tuple[int, date], list] = {}
+        # (owner, month) → [amount, margin, lines] of the lines written and not yet added to SalesCredit
+        self.credits: dict[tuple[int, date], list] = {}
         self.copy_format = self.connection.vendor == "postgresql"
         self.constants = (SalesSource.IMPORT.value, self.import_id, self.actor.pk, self.created_at)
         self.row_tail = "\t".join(str(value) for value in self.constants) + "\n"
@@ -426,16 +430,24 @@ class _SalesImporter:
             ids = {ref: int(ref) for ref in chunk if ref.isdigit() and len(ref) <= 12}
             codes = {ref: ref.upper() for ref in chunk if len(ref) == 18 and ref.isalnum()}
             names = {ref: normalize_company_name(ref) for ref in chunk if ref not in ids}
-            by_id = set(editable.filter(pk__in=ids.values()).values_list("pk", flat=True)) if ids else set()
+            owners = self.owners
+            by_id = set()
+            if ids:
+                for pk, owner in editable.filter(pk__in=ids.values()).values_list("pk", "owner_id"):
+                    by_id.add(pk)
+                    owners[pk] = owner
             by_code: dict[str, set[int]] = {}
             if codes:
-                for pk, code in editable.filter(credit_code__in=set(codes.values())).values_list("pk", "credit_code"):
+                rows = editable.filter(credit_code__in=set(codes.values()))
+                for pk, code, owner in rows.values_list("pk", "credit_code", "owner_id"):
                     by_code.setdefault(code, set()).add(pk)
+                    owners[pk] = owner
             by_name: dict[str, set[int]] = {}
             by_normalized: dict[str, set[int]] = {}
             if names:
                 rows = editable.filter(normalized_name__in=set(names.values()))
-                for pk, name, normalized in rows.values_list("pk", "name", "normalized_name"):
+                for pk, name, normalized, owner in rows.values_list("pk", "name", "normalized_name", "owner_id"):
+                    owners[pk] = owner
                     by_name.setdefault(name, set()).add(pk)
                     by_normalized.setdefault(normalized, set()).add(pk)
             for ref in chunk:
@@ -471,7 +483,8 @@ class _SalesImporter:
         if not items:
             return
         if len(self.accounts) > 200_000:
-            self.accounts.clear()  # bounded: memory stays flat through a long file
+            self.accounts.clear()
+            self.owners.clear()  # bounded: memory stays flat through a long file
         self.resolve_accounts({item[1] for item in items})
         # Lines written by the previous batch must be in the table before looking for duplicates.
         self.writer.wait()
@@ -485,7 +498,8 @@ class _SalesImporter:
             self.unanalyzed = 0
         existing = self.existing_lines(list({item[2] for item in items}))
         seen: dict[tuple[str, int], int] = {}
-        rows, sums, import_id, copy = [], self.sums, self.import_id, self.copy_format
+        rows, sums, credits, owners = [], self.sums, self.credits, self.owners
+        import_id, copy = self.import_id, self.copy_format
         for (
             row_no,
             ref,
@@ -519,13 +533,23 @@ class _SalesImporter:
             seen[key] = row_no
             if self.doomed:
                 continue
+            owner = owners[account_id]
             if copy:  # PostgreSQL COPY text: only the texts from the file need escaping
                 rows.append(f"{account_id}\t{order.translate(COPY_ESCAPES)}\t{line}\t{day}\t"
                             f"{product_line.translate(COPY_ESCAPES)}\t{product.translate(COPY_ESCAPES)}\t{quantity}\t"
-                            f"{amount}\t{margin}\t{currency.translate(COPY_ESCAPES)}\t{int(is_return)}\t{self.row_tail}")  # fmt: skip
+                            f"{amount}\t{margin}\t{currency.translate(COPY_ESCAPES)}\t{int(is_return)}\t"
+                            f"{COPY_NULL if owner is None else owner}\t{self.row_tail}")  # fmt: skip
             else:
                 rows.append((account_id, order, line, day.isoformat(), product_line, product, str(quantity),
-                             str(amount), str(margin), currency, int(is_return), *self.constants))  # fmt: skip
+                             str(amount), str(margin), currency, int(is_return), owner, *self.constants))  # fmt: skip
+            if owner is not None:
+                credit = credits.get((owner, day.replace(day=1)))
+                if credit is None:
+                    credits[(owner, day.replace(day=1))] = [amount, margin, 1]
+                else:
+                    credit[0] += amount
+                    credit[1] += margin
+                    credit[2] += 1
             month = (account_id, day.replace(day=1))
             total = sums.get(month)
             if total is None:
@@ -543,13 +567,21 @@ class _SalesImporter:
         if len(sums) >= MONTHS_PENDING:
             jobs.append(services.sales_months_add(sums))
             self.sums = {}
+        if len(credits) >= MONTHS_PENDING:
+            jobs.append(services.sales_credits_add(credits))
+            self.credits = {}
         self.writer.submit(*jobs)
 
     def finish(self) -> None:
         self.flush()
-        if self.sums and not self.doomed:
+        if self.doomed:
+            return
+        if self.sums:
             self.writer.submit(services.sales_months_add(self.sums))
             self.sums = {}
+        if self.credits:
+            self.writer.submit(services.sales_credits_add(self.credits))
+            self.credits = {}
 
 
 # ---------------------------------------------------------------------------------------------

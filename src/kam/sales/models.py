@@ -183,6 +183,13 @@ class Opportunity(VersionedModel):
     spin_implication = models.TextField(_("implication"), max_length=4000, blank=True)
     spin_need_payoff = models.TextField(_("need-payoff"), max_length=4000, blank=True)
     stage_entered_at = models.DateTimeField(_("in stage since"), default=timezone.now)
+    # The order of the furthest stage the opportunity ever reached: the funnel's conversion between stages
+    # is one GROUP BY on it, not a walk through the stage history.
+    reached_order = models.PositiveSmallIntegerField(_("furthest stage reached"), default=0)
+    # Where a lost or stopped opportunity was when it closed (result review, ANA-3).
+    closed_in_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("closed in stage")
+    )
     is_archived = models.BooleanField(_("archived"), default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
@@ -197,6 +204,8 @@ class Opportunity(VersionedModel):
             models.Index(fields=["owner", "status", "expected_close"], name="opportunity_owner"),
             models.Index(fields=["stage", "status"], name="opportunity_stage"),
             models.Index(fields=["status", "expected_close"], name="opportunity_close"),
+            models.Index(fields=["created_at"], name="opportunity_created"),
+            models.Index(fields=["status", "closed_at"], name="opportunity_closed"),
         ]
 
     def __str__(self) -> str:
@@ -396,9 +405,12 @@ class SalesRecord(models.Model):
     """
 
     # Not indexed alone: the (account, date) index serves lookups by account; one index less per line written.
+    # Not a database constraint either (see sales_import below): the services resolve the account in the same
+    # transaction, and accounts are archived, never deleted.
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="sales_records", verbose_name=_("account"), db_index=False
-    )
+        Account, on_delete=models.PROTECT, related_name="sales_records", verbose_name=_("account"), db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     order_number = models.CharField(_("order number"), max_length=64)
     line_number = models.PositiveIntegerField(_("line number"), default=1)
     date = models.DateField(_("date"))
@@ -420,6 +432,12 @@ class SalesRecord(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("recorded by"),
         db_index=False, db_constraint=False,
+    )  # fmt: skip
+    # The account's owner when the line was recorded: quota completion credits the sale to them (PIPE-7), and
+    # a later transfer of the account does not rewrite past months. Empty for an account without owner.
+    credited_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("credited to"), db_index=False, db_constraint=False,
     )  # fmt: skip
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
@@ -454,3 +472,141 @@ class SalesMonth(models.Model):
 
     def __str__(self):
         return f"{self.account_id} {self.month:%Y-%m}"
+
+
+class SalesCredit(models.Model):
+    """The sales of one month credited to one manager (the sum of the lines credited to them), kept current
+    by the sales services like SalesMonth: quota completion and forecasts against actuals read only this."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sales_credits", verbose_name=_("owner")
+    )
+    month = models.DateField(_("month"))  # its first day
+    amount = models.DecimalField(_("amount"), max_digits=20, decimal_places=2, default=0)
+    gross_margin = models.DecimalField(_("gross margin"), max_digits=20, decimal_places=2, default=0)
+    lines = models.PositiveIntegerField(_("lines"), default=0)
+
+    class Meta:
+        verbose_name = _("credited sales")
+        verbose_name_plural = _("credited sales")
+        constraints = [models.UniqueConstraint(fields=["owner", "month"], name="sales_credit_owner_month_unique")]
+
+    def __str__(self):
+        return f"{self.owner_id} {self.month:%Y-%m}"
+
+
+# ---------------------------------------------------------------------------------------------
+# forecasts (PIPE-4, ANA-1, ANA-2)
+
+
+class ForecastSnapshot(models.Model):
+    """One manager's forecast for one month as it stood on `taken_on` (PIPE-4): taken at the start of each
+    month by a job, kept so that each forecast's accuracy can be measured against the actuals afterwards."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="forecast_snapshots", verbose_name=_("owner")
+    )
+    month = models.DateField(_("month"))  # the month forecast, its first day
+    taken_on = models.DateField(_("taken on"))
+    weighted = models.DecimalField(_("weighted pipeline"), max_digits=20, decimal_places=2, default=0)
+    commit = models.DecimalField(_("commit"), max_digits=20, decimal_places=2, default=0)
+    best_case = models.DecimalField(_("best case"), max_digits=20, decimal_places=2, default=0)
+    pipeline = models.DecimalField(pgettext_lazy("forecast category", "pipeline"), max_digits=20, decimal_places=2,
+                                   default=0)  # fmt: skip
+    statistical = models.DecimalField(_("statistical forecast"), max_digits=20, decimal_places=2, default=0)
+    quota = models.DecimalField(_("quota"), max_digits=20, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["month", "owner"]
+        verbose_name = _("forecast snapshot")
+        verbose_name_plural = _("forecast snapshots")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "month", "taken_on"], name="forecast_snapshot_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.owner_id} {self.month:%Y-%m} @ {self.taken_on}"
+
+
+class AccountForecast(models.Model):
+    """The statistical forecast (ANA-2: trend and seasonality by regression) of one account's sales in one
+    month. For a past month (`is_backtest`) it is the forecast made without that month's data, so its error
+    against the actual month shows how far the method can be trusted for this account."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="sales_forecasts", verbose_name=_("account")
+    )
+    month = models.DateField(_("month"))
+    amount = models.DecimalField(_("forecast"), max_digits=20, decimal_places=2)
+    is_backtest = models.BooleanField(_("back-test"), default=False)
+
+    class Meta:
+        verbose_name = _("account sales forecast")
+        verbose_name_plural = _("account sales forecasts")
+        constraints = [models.UniqueConstraint(fields=["account", "month"], name="account_forecast_unique")]
+
+    def __str__(self):
+        return f"{self.account_id} {self.month:%Y-%m}"
+
+
+class OwnerForecastMonth(models.Model):
+    """The statistical forecast summed over one manager's accounts for one month, with (for past months) the
+    same accounts' actual sales: what the forecast and forecast-accuracy pages read."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(_("month"))
+    statistical = models.DecimalField(_("statistical forecast"), max_digits=20, decimal_places=2, default=0)
+    actual = models.DecimalField(_("actual"), max_digits=20, decimal_places=2, null=True, blank=True)
+    is_backtest = models.BooleanField(_("back-test"), default=False)
+    computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("manager's statistical forecast")
+        verbose_name_plural = _("managers' statistical forecasts")
+        constraints = [models.UniqueConstraint(fields=["owner", "month"], name="owner_forecast_month_unique")]
+
+    def __str__(self):
+        return f"{self.owner_id} {self.month:%Y-%m}"
+
+
+# ---------------------------------------------------------------------------------------------
+# monthly work plan (PIPE-4)
+
+
+class WorkPlan(VersionedModel):
+    """A manager's plan for one month (PIPE-4): the visits and actions planned, checked against what was done."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="work_plans", verbose_name=_("owner")
+    )
+    month = models.DateField(_("month"))  # its first day
+    note = models.TextField(_("note"), max_length=4000, blank=True)
+
+    class Meta:
+        ordering = ["-month", "owner"]
+        verbose_name = _("monthly work plan")
+        verbose_name_plural = _("monthly work plans")
+        constraints = [models.UniqueConstraint(fields=["owner", "month"], name="work_plan_owner_month_unique")]
+
+    def __str__(self):
+        return f"{self.owner} {self.month:%Y-%m}"
+
+
+class WorkPlanItem(VersionedModel):
+    """One planned action of a work plan: `planned` activities of a kind (visits, calls…) at an account."""
+
+    plan = models.ForeignKey(WorkPlan, on_delete=models.CASCADE, related_name="items", verbose_name=_("plan"))
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("account")
+    )
+    kind = models.CharField(_("kind"), max_length=20)  # an engagement ActivityKind
+    planned = models.PositiveSmallIntegerField(_("planned"), default=1)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["plan", "id"]
+        verbose_name = _("work plan item")
+        verbose_name_plural = _("work plan items")
+
+    def __str__(self):
+        return f"{self.plan}: {self.planned} × {self.kind}"

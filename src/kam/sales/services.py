@@ -28,6 +28,7 @@ from kam.sales.models import (
     Opportunity,
     OpportunityStatus,
     Pipeline,
+    SalesCredit,
     SalesMonth,
     SalesRecord,
     SalesSource,
@@ -268,7 +269,7 @@ def opportunity_create(*, actor, account: Account, fields: dict) -> Opportunity:
     stage = _first_stage(pipeline)
     now = timezone.now()
     opportunity = Opportunity(account=account, pipeline=pipeline, stage=stage, created_by=actor, stage_entered_at=now,
-                              owner=actor)  # fmt: skip
+                              owner=actor, reached_order=stage.order)  # fmt: skip
     if not fields.get("name"):
         errors["name"] = [_("This field is required.")]
     _apply_opportunity_fields(opportunity, fields, errors)
@@ -329,6 +330,10 @@ def gate_missing(opportunity: Opportunity, stage: Stage) -> list[str]:
 def _move(*, actor, opportunity: Opportunity, to_stage: Stage, note: str, now) -> None:
     StageChange.objects.create(opportunity=opportunity, from_stage=opportunity.stage, to_stage=to_stage, at=now,
                                by=actor, note=note[:500])  # fmt: skip
+    if to_stage.kind == StageKind.LOST:
+        opportunity.closed_in_stage = opportunity.stage
+    else:
+        opportunity.reached_order = max(opportunity.reached_order, to_stage.order)
     opportunity.stage = to_stage
     opportunity.stage_entered_at = now
 
@@ -406,6 +411,8 @@ def _close(*, actor, opportunity, version, status, reason, what_happened, compet
         if lost is None:
             raise ValidationError({"stage": _("This pipeline has no lost stage.")})
         _move(actor=actor, opportunity=opportunity, to_stage=lost, note=opportunity.close_reason, now=now)
+    if status == OpportunityStatus.STOPPED:
+        opportunity.closed_in_stage = opportunity.stage
     opportunity.status = status
     opportunity.closed_at = now
     opportunity.version += 1
@@ -755,28 +762,29 @@ def _month_of(day: date) -> date:
     return day.replace(day=1)
 
 
-class SalesMonthsAdd:
-    """Adds lines' sums to their (account, month) aggregates: ONE INSERT … ON CONFLICT DO UPDATE.
+class MonthlySumsAdd:
+    """Adds lines' sums to monthly aggregates keyed by (`key`, month): ONE INSERT … ON CONFLICT DO UPDATE.
 
     One database call, like kam.core.db.BulkInsert, so an import can run it on its write-behind
     thread; `run()` without a connection runs it on this thread's Django connection.
     """
 
-    def __init__(self, sums: dict[tuple[int, date], list]):
-        # sums: (account id, first day of month) → [amount, gross margin, quantity, lines]
-        self.connection = connection = connections[router.db_for_write(SalesMonth)]
+    def __init__(self, model, key: str, columns: tuple[str, ...], sums: dict[tuple[int, date], list]):
+        # sums: (key id, first day of month) → one value per column, in order
+        self.connection = connection = connections[router.db_for_write(model)]
         self.vendor = connection.vendor
         self.count = len(sums)
-        table = connection.ops.quote_name(SalesMonth._meta.db_table)
-        update = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in ("amount", "gross_margin", "quantity", "lines"))
-        head = f"INSERT INTO {table} (account_id, month, amount, gross_margin, quantity, lines)"  # noqa: S608
-        tail = f"ON CONFLICT (account_id, month) DO UPDATE SET {update}"
-        items = [(a, m.isoformat(), str(s[0]), str(s[1]), str(s[2]), s[3]) for (a, m), s in sums.items()]
+        table = connection.ops.quote_name(model._meta.db_table)
+        update = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in columns)
+        head = f"INSERT INTO {table} ({key}, month, {', '.join(columns)})"  # noqa: S608
+        tail = f"ON CONFLICT ({key}, month) DO UPDATE SET {update}"
+        items = [(k, m.isoformat(), *(v if isinstance(v, int) else str(v) for v in s)) for (k, m), s in sums.items()]
         if self.vendor == "postgresql":
-            self.sql = f"{head} SELECT * FROM unnest(%s::bigint[], %s::date[], %s::numeric[], %s::numeric[], %s::numeric[], %s::int[]) {tail}"  # noqa: S608
+            types = ", ".join("%s::int[]" if c == "lines" else "%s::numeric[]" for c in columns)
+            self.sql = f"{head} SELECT * FROM unnest(%s::bigint[], %s::date[], {types}) {tail}"  # noqa: S608
             self.params = [list(column) for column in zip(*items, strict=True)] if items else []
         elif self.vendor == "sqlite":
-            picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(6))
+            picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns) + 2))
             # "WHERE true": without it SQLite would read ON CONFLICT as part of the SELECT's join.
             self.sql = f"{head} SELECT {picks} FROM json_each(?) WHERE true {tail}"  # noqa: S608
             self.params = [json.dumps(items)]
@@ -797,9 +805,15 @@ class SalesMonthsAdd:
                 raw.execute(self.sql, self.params)
 
 
-def sales_months_add(sums: dict[tuple[int, date], list]) -> SalesMonthsAdd:
-    """The aggregate update for these sums (run it, or hand it to a WriteBehind)."""
-    return SalesMonthsAdd(sums)
+def sales_months_add(sums: dict[tuple[int, date], list]) -> MonthlySumsAdd:
+    """The account aggregate update for these sums, (account, month) → [amount, gross margin, quantity, lines]
+    (run it, or hand it to a WriteBehind)."""
+    return MonthlySumsAdd(SalesMonth, "account_id", ("amount", "gross_margin", "quantity", "lines"), sums)
+
+
+def sales_credits_add(sums: dict[tuple[int, date], list]) -> MonthlySumsAdd:
+    """The credited-sales update for these sums, (owner, month) → [amount, gross margin, lines]."""
+    return MonthlySumsAdd(SalesCredit, "owner_id", ("amount", "gross_margin", "lines"), sums)
 
 
 def _decimal_field(fields: dict, name: str) -> Decimal:
@@ -855,6 +869,7 @@ def sales_record_create(*, actor, account: Account, fields: dict) -> SalesRecord
                     is_return=values["is_return"],
                     source=SalesSource.API,
                     created_by=actor,
+                    credited_to_id=account.owner_id,
                 )
         except IntegrityError:  # (order number, line number) is unique: the line is already recorded
             raise DuplicateError(
@@ -864,17 +879,20 @@ def sales_record_create(*, actor, account: Account, fields: dict) -> SalesRecord
             ) from None
         key = (account.pk, _month_of(record.date))
         sales_months_add({key: [record.amount, record.gross_margin, record.quantity, 1]}).run()
+        if record.credited_to_id:
+            sales_credits_add({(record.credited_to_id, key[1]): [record.amount, record.gross_margin, 1]}).run()
         audit.record(actor=actor, action=AuditAction.CREATE, target=record, account_id=account.pk,
                      extra={"amount": str(record.amount), "date": record.date.isoformat()})  # fmt: skip
     return record
 
 
 def sales_months_recompute() -> int:
-    """Rebuild every monthly aggregate from the lines (repair): one DELETE, one INSERT … SELECT.
-    Returns the number of (account, month) rows."""
+    """Rebuild every monthly aggregate from the lines (repair): the accounts' months and the credited
+    sales, each one DELETE and one INSERT … SELECT. Returns the number of (account, month) rows."""
     connection = connections[router.db_for_write(SalesMonth)]
     quote = connection.ops.quote_name
-    months, lines = quote(SalesMonth._meta.db_table), quote(SalesRecord._meta.db_table)
+    months, credits = quote(SalesMonth._meta.db_table), quote(SalesCredit._meta.db_table)
+    lines = quote(SalesRecord._meta.db_table)
     month = "date_trunc('month', date)::date" if connection.vendor == "postgresql" else "date(date, 'start of month')"
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {months}")  # noqa: S608
@@ -883,4 +901,11 @@ def sales_months_recompute() -> int:
             f"SELECT account_id, {month}, SUM(amount), SUM(gross_margin), SUM(quantity), COUNT(*) "
             f"FROM {lines} GROUP BY account_id, {month}"
         )
-        return cursor.rowcount
+        count = cursor.rowcount
+        cursor.execute(f"DELETE FROM {credits}")  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {credits} (owner_id, month, amount, gross_margin, lines) "  # noqa: S608
+            f"SELECT credited_to_id, {month}, SUM(amount), SUM(gross_margin), COUNT(*) "
+            f"FROM {lines} WHERE credited_to_id IS NOT NULL GROUP BY credited_to_id, {month}"
+        )
+        return count
