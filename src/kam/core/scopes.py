@@ -457,3 +457,22 @@ def visible_sales_records(user) -> QuerySet[SalesRecord]:
 def get_sales_record_for_user(user, pk) -> SalesRecord:
     """The sales line, if its account is visible; otherwise 404."""
     return _get_on_account(user, visible_sales_records(user), pk, write=False)
+
+
+# --- people whose sales figures a user may see (quotas, forecasts, weekly reports: issue 3) ---------
+
+
+def visible_sales_people(user) -> QuerySet:
+    """Users whose figures (quota, credited sales, forecast, weekly report) a user may see: the same data
+    scope as accounts, applied to people: own → themselves; department → their department; department
+    and below → its subtree; all → everyone. Inactive users stay visible (their past figures count)."""
+    from kam.org.models import User
+
+    if not _is_active(user):
+        return User.objects.none()
+    return User.objects.filter(_scope_q(user, owner_field="pk", department_field="department"))
+
+
+def may_set_quotas(user) -> bool:
+    """KA heads set the quotas of the people and teams in their scope; administrators everyone's."""
+    return _is_active(user) and user.role in SCOPE_EDITORS

@@ -1,21 +1,24 @@
 """Reads of sales, always starting from the caller's data scope (kam.core.scopes)."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.db.models import F, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kam.core import scopes
 from kam.sales.models import (
     DevelopmentCost,
+    ForecastCategory,
     GateItem,
     Opportunity,
     OpportunityStatus,
     Pipeline,
+    SalesCredit,
     SalesMonth,
     SalesRecord,
     Sample,
@@ -160,3 +163,55 @@ def account_sales_history(user, account_id, *, since: date | None = None, until:
     if until:
         months = months.filter(month__lte=until)
     return account, list(months.order_by("month"))
+
+
+# --- figures per manager and month (quotas, forecasts, the weekly report: issue 3) -----------------------
+# Callers pass owners already limited by kam.core.scopes.visible_sales_people.
+
+
+def credited_sales(*, owner_ids, first_month: date, last_month: date) -> dict[tuple[int, date], tuple]:
+    """(owner, month) → (amount, gross margin) of the sales credited to the owner (SalesCredit)."""
+    rows = SalesCredit.objects.filter(owner_id__in=list(owner_ids), month__gte=first_month, month__lte=last_month)
+    return {(o, m): (a, g) for o, m, a, g in rows.values_list("owner_id", "month", "amount", "gross_margin")}
+
+
+def pipeline_by_month(*, owner_ids, first_month: date, last_month: date) -> dict[tuple[int, date], dict]:
+    """(owner, month of expected close) → the open pipeline closing that month (PIPE-4, ANA-1):
+
+    - weighted: Σ amount × stage probability;
+    - pipeline: Σ amount of every open opportunity not omitted from the forecast;
+    - best_case: Σ amount of those categorised best case or commit;
+    - commit: Σ amount of those categorised commit.
+    Won opportunities are not in it: they count once, as sales, when the order lines arrive.
+    """
+    rows = (
+        Opportunity.objects.filter(
+            owner_id__in=list(owner_ids),
+            status=OpportunityStatus.OPEN,
+            is_archived=False,
+            expected_close__gte=first_month,
+            expected_close__lt=_next_month(last_month),
+        )
+        .exclude(forecast_category=ForecastCategory.OMITTED)
+        .values("owner_id", "forecast_category", month=TruncMonth("expected_close"))
+        .annotate(total=Sum("amount"), weighted_total=Sum(F("amount") * F("stage__probability")))
+        .order_by()
+        .values_list("owner_id", "month", "forecast_category", "total", "weighted_total")
+    )
+    figures: dict[tuple[int, date], dict] = {}
+    zero, cent = Decimal(0), Decimal("0.01")
+    for owner, month, category, amount, weighted in rows:
+        if isinstance(month, datetime):
+            month = month.date()
+        f = figures.setdefault((owner, month), {"weighted": zero, "pipeline": zero, "best_case": zero, "commit": zero})
+        f["pipeline"] += amount
+        f["weighted"] += (Decimal(weighted) / 100).quantize(cent)
+        if category in (ForecastCategory.BEST_CASE, ForecastCategory.COMMIT):
+            f["best_case"] += amount
+        if category == ForecastCategory.COMMIT:
+            f["commit"] += amount
+    return figures
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
