@@ -1,10 +1,12 @@
 """Figures per manager and month that quotas, forecasts and the weekly report share (PIPE-4, PIPE-7)."""
 
-import pytest
 from datetime import date
 from decimal import Decimal
-from kam.sales import services, selectors
+
+import pytest
+
 from kam.core import scopes
+from kam.sales import selectors, services
 from tests.sales.seed import ensure_default_pipeline
 
 
@@ -15,7 +17,7 @@ def test_pipeline_by_month_and_credited_sales_by_hand(people, make_account):
     ensure_default_pipeline()
     m = people.manager
     a = make_account(m)
-    o = services.opportunity_create(
+    services.opportunity_create(
         actor=m, account=a, fields={"name": "x", "amount": "1000.00", "expected_close": date(2026, 12, 15)}
     )
     services.opportunity_create(
