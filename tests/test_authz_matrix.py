@@ -1027,10 +1027,41 @@ SALES_API_ROWS = {
 }  # fmt: skip
 
 
+H1_API_ROWS: dict = {  # quotas (PIPE-7) [h1]
+}  # fmt: skip
+H1_PAGE_ROWS: dict = {  # quotas (PIPE-7) [h1]
+}  # fmt: skip
+
+H2_API_ROWS: dict = {  # forecasts (PIPE-4, ANA-1, ANA-2) [h2]
+}  # fmt: skip
+H2_PAGE_ROWS: dict = {  # forecasts (PIPE-4, ANA-1, ANA-2) [h2]
+}  # fmt: skip
+
+H3_API_ROWS: dict = {  # funnel, result review, archive (ANA-3) [h3]
+}  # fmt: skip
+H3_PAGE_ROWS: dict = {  # funnel, result review, archive (ANA-3) [h3]
+}  # fmt: skip
+
+H4_API_ROWS: dict = {  # work plans (PIPE-4) and weekly report (GOV-8) [h4]
+}  # fmt: skip
+H4_PAGE_ROWS: dict = {  # work plans (PIPE-4) and weekly report (GOV-8) [h4]
+}  # fmt: skip
+
+H5_API_ROWS: dict = {  # samples, costs, positioning pages (PIPE-3, PIPE-5, PIPE-8) [h5]
+}  # fmt: skip
+H5_PAGE_ROWS: dict = {  # samples, costs, positioning pages (PIPE-3, PIPE-5, PIPE-8) [h5]
+}  # fmt: skip
+
+
 API_MATRIX: dict[str, Row] = {
     **ENG567_API_ROWS,
     **PIPE_API_ROWS,
     **SALES_API_ROWS,
+    **H1_API_ROWS,
+    **H2_API_ROWS,
+    **H3_API_ROWS,
+    **H4_API_ROWS,
+    **H5_API_ROWS,
     # Open to all; a wrong password (401, lockout 429) is in tests/accounts/test_api.py — here the
     # password is missing, so no slow password hashing runs for each persona.
     "create_token": Row("POST", "/auth/token", PERSONA, check=status_is(422), anonymous=422,
@@ -1258,6 +1289,11 @@ PAGE_MATRIX: dict[str, Row] = {
     **ENG567_PAGE_ROWS,
     **PIPE_PAGE_ROWS,
     **SALES_PAGE_ROWS,
+    **H1_PAGE_ROWS,
+    **H2_PAGE_ROWS,
+    **H3_PAGE_ROWS,
+    **H4_PAGE_ROWS,
+    **H5_PAGE_ROWS,
     "home": Row("GET", "/", PERSONA, check=check_home_page),
     "login": Row("GET", "/login/", PERSONA, check=status_is(302), anonymous=200),
     "logout": Row("POST", "/logout/", PERSONA, check=status_is(302), anonymous=302),

@@ -15,6 +15,7 @@ api.add_router("/", org_router)
 api.add_router("/", engagement_router)
 api.add_router("/", messaging_router)
 api.add_router("/", sales_router)
+# [h4] reports router
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -28,4 +29,6 @@ urlpatterns = [
     path("", include("kam.engagement.urls")),
     path("", include("kam.messaging.urls")),
     path("", include("kam.sales.urls")),
+    # [h1] quotas pages
+    # [h4] reports pages
 ]

@@ -345,3 +345,18 @@ def get_account_sales_history(request, account_id: int, since: date | None = Non
     the monthly aggregates (never the raw lines). `since` / `until` limit the months."""
     account, months = selectors.account_sales_history(request.auth, account_id, since=since, until=until)
     return {"account": account, "currency": "CNY", "months": months}
+
+
+# --- quotas (PIPE-7) [h1]
+
+
+# --- forecasts (PIPE-4, ANA-1, ANA-2) [h2]
+
+
+# --- funnel, result review, archive (ANA-3) [h3]
+
+
+# --- work plans (PIPE-4) and weekly report (GOV-8) [h4]
+
+
+# --- samples, costs, positioning pages (PIPE-3, PIPE-5, PIPE-8) [h5]

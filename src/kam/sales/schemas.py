@@ -400,3 +400,18 @@ class SalesHistoryOut(Schema):
     account: SalesAccountOut
     currency: str
     months: list[SalesMonthOut]
+
+
+# --- quotas (PIPE-7) [h1]
+
+
+# --- forecasts (PIPE-4, ANA-1, ANA-2) [h2]
+
+
+# --- funnel, result review, archive (ANA-3) [h3]
+
+
+# --- work plans (PIPE-4) and weekly report (GOV-8) [h4]
+
+
+# --- samples, costs, positioning pages (PIPE-3, PIPE-5, PIPE-8) [h5]

@@ -215,3 +215,18 @@ def pipeline_by_month(*, owner_ids, first_month: date, last_month: date) -> dict
 
 def _next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+# --- quotas (PIPE-7) [h1]
+
+
+# --- forecasts (PIPE-4, ANA-1, ANA-2) [h2]
+
+
+# --- funnel, result review, archive (ANA-3) [h3]
+
+
+# --- work plans (PIPE-4) and weekly report (GOV-8) [h4]
+
+
+# --- samples, costs, positioning pages (PIPE-3, PIPE-5, PIPE-8) [h5]

@@ -16,4 +16,8 @@ urlpatterns: list = [
     # --- sales records (s2)
     path("sales/import/", views.sales_import_page, name="sales_import"),
     path("accounts/<int:pk>/sales-history/", views.account_sales_history, name="account_sales_history"),
+    # --- forecasts [h2]
+    # --- funnel, result review, archive [h3]
+    # --- work plans [h4]
+    # --- samples, costs, positioning pages [h5]
 ]
