@@ -6,44 +6,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def backfill(apps, schema_editor):
-    """Existing opportunities get their furthest stage and closing stage from their history; existing lines
-    are credited to their account's owner, and the credited sales are summed."""
-    from django.db.models import Sum, Count
-    from django.db.models.functions import TruncMonth
-
-    Opportunity = apps.get_model("sales", "Opportunity")
-    StageChange = apps.get_model("sales", "StageChange")
-    SalesRecord = apps.get_model("sales", "SalesRecord")
-    SalesCredit = apps.get_model("sales", "SalesCredit")
-    Account = apps.get_model("accounts", "Account")
-    for opportunity in Opportunity.objects.select_related("stage").iterator():
-        orders = [opportunity.stage.order] if opportunity.stage.kind != "lost" else []
-        changes = list(StageChange.objects.filter(opportunity=opportunity).select_related("from_stage", "to_stage")
-                       .order_by("at", "id"))
-        for change in changes:
-            for stage in (change.from_stage, change.to_stage):
-                if stage is not None and stage.kind != "lost":
-                    orders.append(stage.order)
-        opportunity.reached_order = max(orders, default=0)
-        if opportunity.status == "lost":
-            last = [c for c in changes if c.to_stage.kind == "lost"]
-            opportunity.closed_in_stage_id = last[-1].from_stage_id if last else None
-        elif opportunity.status == "stopped":
-            opportunity.closed_in_stage_id = opportunity.stage_id
-        opportunity.save(update_fields=["reached_order", "closed_in_stage"])
-    owners = dict(Account.objects.values_list("pk", "owner_id"))
-    for account_id in SalesRecord.objects.values_list("account_id", flat=True).distinct():
-        SalesRecord.objects.filter(account_id=account_id).update(credited_to_id=owners.get(account_id))
-    sums = (SalesRecord.objects.filter(credited_to__isnull=False).annotate(m=TruncMonth("date"))
-            .values("credited_to_id", "m").annotate(amount=Sum("amount"), margin=Sum("gross_margin"), n=Count("id")))
-    SalesCredit.objects.bulk_create([
-        SalesCredit(owner_id=row["credited_to_id"], month=row["m"], amount=row["amount"], gross_margin=row["margin"],
-                    lines=row["n"])
-        for row in sums
-    ], batch_size=1000)
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -230,5 +192,4 @@ class Migration(migrations.Migration):
             model_name='workplan',
             constraint=models.UniqueConstraint(fields=('owner', 'month'), name='work_plan_owner_month_unique'),
         ),
-        migrations.RunPython(backfill, migrations.RunPython.noop),
     ]
