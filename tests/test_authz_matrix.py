@@ -1027,29 +1027,326 @@ SALES_API_ROWS = {
 }  # fmt: skip
 
 
+# --- quotas (PIPE-7) [h1]: whose quota and completion each persona sees (KA managers and heads in the data
+# scope; teams only when the scope covers their members), who sets them (KA heads in scope, administrators).
+QUOTA_PEOPLE = {
+    "manager": {"manager"},
+    "colleague": {"colleague"},
+    "dept_viewer": {"manager", "colleague", "dept_viewer"},  # department scope: team A
+    "sibling": {"sibling"},
+    "outsider": {"outsider"},
+    "head": {"manager", "colleague", "dept_viewer", "sibling", "head", "teammate"},
+    "executive": {"manager", "colleague", "dept_viewer", "sibling", "outsider", "head", "teammate"},
+    "finance": {"manager", "colleague", "dept_viewer", "sibling", "outsider", "head", "teammate"},
+    "service": {"manager", "colleague", "dept_viewer", "sibling", "head", "teammate"},  # east subtree
+    "admin": {"manager", "colleague", "dept_viewer", "sibling", "outsider", "head", "teammate"},
+}
+QUOTA_TEAMS = {
+    "manager": set(), "colleague": set(), "sibling": set(), "outsider": set(),
+    "dept_viewer": {"team_a"},
+    "head": {"east_ka", "team_a", "team_b"},
+    "service": {"east", "east_ka", "team_a", "team_b"},
+    "executive": set(DEPARTMENTS["executive"]), "finance": set(DEPARTMENTS["finance"]), "admin": set(DEPARTMENTS["admin"]),
+}  # fmt: skip
+
+
+def _quota_user(world, name):
+    return world.teammate if name == "teammate" else world.users[name]
+
+
+def _seed_quotas(world, record=None):
+    """June 2025 quotas of 1,000 for every KA person and team (a GET row's body runs before the call: this
+    seeds the quotas inside the case's savepoint)."""
+    from kam.org import services as quota_services
+
+    people = [*QUOTA_PEOPLE["admin"]]
+    entries = [{"user": _quota_user(world, p).pk, "month": "2025-06", "amount": "1000"} for p in people]
+    entries += [{"department": d.pk, "month": "2025-06", "amount": "1000"} for d in world.departments.values()]
+    quota_services.quota_bulk_set(actor=world.users["admin"], entries=entries)
+
+
+def check_list_quotas(world, persona, response):
+    assert response.status_code == 200, response.content[:300]
+    items = response.json()["items"]
+    assert {i["user_id"] for i in items if i["user_id"]} == {_quota_user(world, p).pk for p in QUOTA_PEOPLE[persona]}
+    assert {i["department_id"] for i in items if i["department_id"]} == {world.departments[d].pk
+                                                                         for d in QUOTA_TEAMS[persona]}  # fmt: skip
+
+
+def check_quota_completion(world, persona, response):
+    """People and teams by the tables; 李娜's June: quota 1,000, her one line of 100 → 10 %; company total only
+    with scope 'all'."""
+    from decimal import Decimal
+
+    assert response.status_code == 200, response.content[:300]
+    data = response.json()
+    assert {r["user_id"] for r in data["people"]} == {_quota_user(world, p).pk for p in QUOTA_PEOPLE[persona]}
+    assert {r["department_id"] for r in data["teams"]} == {world.departments[d].pk for d in QUOTA_TEAMS[persona]}
+    assert (data["company"] is not None) == (persona in ("executive", "finance", "admin"))
+    if "manager" in QUOTA_PEOPLE[persona]:
+        lina = next(r for r in data["people"] if r["user_id"] == world.users["manager"].pk)
+        june = lina["cells"][5]
+        figures = (june["period"], Decimal(june["quota"]), Decimal(june["actual"]), june["rate"])
+        assert figures == ("2025-06", Decimal(1000), Decimal(100), "0.1000")
+
+
+def _quota_body(world, record=None):
+    """李娜's and 赵强's July quotas: an administrator sets both; 陈主任 does not see 赵强 (entry 1 refused)."""
+    return [{"user": world.users["manager"].pk, "month": "2025-07", "amount": "1"},
+            {"user": world.users["outsider"].pk, "month": "2025-07", "amount": "1"}]  # fmt: skip
+
+
+def check_set_quotas(world, persona, response):
+    from kam.org.models import Quota
+
+    if persona == "admin":
+        assert response.status_code == 200, response.content[:300]
+        assert Quota.objects.filter(month=date(2025, 7, 1)).count() == 2
+        return
+    if persona == "head":
+        assert response.status_code == 422, response.content[:300]
+        assert [e["field"] for e in response.json()["errors"]] == ["1.user"]
+    else:
+        assert response.status_code == 403, response.content[:300]
+    assert not Quota.objects.filter(month=date(2025, 7, 1)).exists()
+
+
+def _quota_import_body(world, record=None):
+    rows = [["经理", "月份", "定额"], ["lina", "2025-07", "1"], ["zhaoqiang", "2025-07", "1"]]
+    return {"file": _csv(rows, name="定额.csv")}
+
+
+def check_import_quotas(world, persona, response):
+    from kam.org.models import Quota
+
+    if persona == "admin":
+        assert response.status_code == 201, response.content[:300]
+        assert Quota.objects.filter(month=date(2025, 7, 1)).count() == 2
+        return
+    if persona == "head":
+        assert response.status_code == 422, response.content[:300]
+        assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(3, "user")]
+    else:
+        assert response.status_code == 403, response.content[:300]
+    assert not Quota.objects.filter(month=date(2025, 7, 1)).exists()
+
+
+def check_quota_page(world, persona, response):
+    assert response.status_code == 200
+    shown = {r.user.pk for r in response.context["rows"] if r.user}
+    assert shown == {_quota_user(world, p).pk for p in QUOTA_PEOPLE[persona]}
+    teams = {r.department.pk for r in response.context["rows"] if r.department}
+    assert teams == {world.departments[d].pk for d in QUOTA_TEAMS[persona]}
+    assert bool(response.context["grid"]) == (persona in ("head", "admin"))
+
+
 H1_API_ROWS: dict = {  # quotas (PIPE-7) [h1]
+    "list_quotas": Row("GET", "/quotas?year=2025&page_size=100", PERSONA, body=_seed_quotas, check=check_list_quotas),
+    "set_quotas": Row("PUT", "/quotas", PERSONA, body=_quota_body, check=check_set_quotas),
+    "import_quotas": Row("POST", "/quotas/import", PERSONA, multipart=True, body=_quota_import_body,
+                         check=check_import_quotas),
+    "get_quota_completion": Row("GET", "/quotas/completion?year=2025", PERSONA, body=_seed_quotas,
+                                check=check_quota_completion),
 }  # fmt: skip
 H1_PAGE_ROWS: dict = {  # quotas (PIPE-7) [h1]
+    "quota_list": Row("GET", "/quotas/?year=2025", PERSONA, body=_seed_quotas, check=check_quota_page),
 }  # fmt: skip
+
+# Forecasts (PIPE-4) [h2]: the KA managers and heads whose forecast each persona sees (their data scope applied
+# to people; 同事 is the KA manager in team B who is no persona).
+EVERY_SELLER = {"lina", "wangwei", "zhoumin", "sunli", "zhaoqiang", "chen", "tongshi"}
+EAST_SELLERS = EVERY_SELLER - {"zhaoqiang"}
+FORECAST_PEOPLE = {"manager": {"lina"}, "colleague": {"wangwei"}, "dept_viewer": {"lina", "wangwei", "zhoumin"},
+                   "sibling": {"sunli"}, "outsider": {"zhaoqiang"}, "head": EAST_SELLERS, "executive": EVERY_SELLER,
+                   "finance": EVERY_SELLER, "service": EAST_SELLERS, "admin": EVERY_SELLER}  # fmt: skip
+
+
+def check_forecast(world, persona, response):
+    assert response.status_code == 200, response.content[:300]
+    assert {p["user"]["username"] for p in response.json()["people"]} == FORECAST_PEOPLE[persona]
+
+
+def check_forecast_page(world, persona, response):
+    assert response.status_code == 200
+    assert {p["user"].username for p in response.context["people"]} == FORECAST_PEOPLE[persona]
+
 
 H2_API_ROWS: dict = {  # forecasts (PIPE-4, ANA-1, ANA-2) [h2]
+    "get_forecast": Row("GET", "/forecasts", PERSONA, check=check_forecast),
+    "list_forecast_snapshots": Row("GET", "/forecasts/snapshots", PERSONA, check=status_is(200)),
+    "recompute_forecasts": Row("POST", "/forecasts/recompute", PERSONA, check=admin_status(200)),
 }  # fmt: skip
 H2_PAGE_ROWS: dict = {  # forecasts (PIPE-4, ANA-1, ANA-2) [h2]
+    "sales_forecast": Row("GET", "/sales/forecast/", PERSONA, check=check_forecast_page),
 }  # fmt: skip
+
+
+def check_funnel(world, persona, response):
+    """PIPE-1: every world opportunity was created today in the first stage by its account's owner: the funnel's
+    first stage counts exactly those owned by the people whose figures the persona sees (QUOTA_PEOPLE: the
+    figures pages apply the data scope to people, not to accounts)."""
+    assert response.status_code == 200, response.content[:300]
+    data = response.json() if response["Content-Type"].startswith("application/json") else None
+    stages = data["stages"] if data else response.context["figures"]["stages"]
+    assert stages[0]["reached"] == sum(1 for record in RECORDS if OWNERS[record] in QUOTA_PEOPLE[persona])
+
+
+def check_review(world, persona, response):
+    assert response.status_code == 200, response.content[:300]
+    _names_absent(world, response, ALL - SEES[persona])
+
+
+def _archived_opportunity_version(world, record):
+    """Restore needs an archived opportunity: archived here without an audit entry, so the fingerprint
+    only moves if the restore itself is allowed."""
+    Opportunity.objects.filter(pk=world.opportunities[record].pk).update(is_archived=True)
+    return _opportunity_version(world, record)
+
 
 H3_API_ROWS: dict = {  # funnel, result review, archive (ANA-3) [h3]
+    "get_opportunity_funnel": Row("GET", "/opportunities/funnel", PERSONA, check=check_funnel),
+    "get_opportunity_review": Row("GET", "/opportunities/review", PERSONA, check=check_review),
+    "archive_opportunity": Row("POST", "/opportunities/{opportunity}/archive", CHANGE_ACCOUNT,
+                               body=_opportunity_version),
+    "restore_opportunity": Row("POST", "/opportunities/{opportunity}/restore", CHANGE_ACCOUNT,
+                               body=_archived_opportunity_version),
 }  # fmt: skip
 H3_PAGE_ROWS: dict = {  # funnel, result review, archive (ANA-3) [h3]
+    "sales_funnel": Row("GET", "/sales/funnel/", PERSONA, check=check_funnel),
+    "sales_review": Row("GET", "/sales/review/", PERSONA, check=check_review),
+    "opportunity_archive": Row("POST", "/opportunities/{opportunity}/archive/", CHANGE_ACCOUNT, ok=302,
+                               body=_opportunity_version),
+    "opportunity_restore": Row("POST", "/opportunities/{opportunity}/restore/", CHANGE_ACCOUNT, ok=302,
+                               body=_archived_opportunity_version),
 }  # fmt: skip
 
+# --- work plans (PIPE-4) and weekly reports (GOV-8) [h4]: a person's plan and reports are seen by whoever may see
+# their figures (core.scopes.visible_sales_people: own, department, department and below, all); a plan is written
+# by its owner or a KA head / admin in scope; only heads and admins generate reports. The world has neither, so
+# the paths below make them on first use, inside the test's rolled-back savepoint: 李娜's plan for 2026-11 and
+# the weekly reports of the week of 2026-01-05 for every active KA manager.
+H4_WEEK = "2026-01-05"
+H4_SEES_LINA = {"manager", "dept_viewer", "head", "executive", "finance", "service", "admin"}
+H4_REPORTS_SEEN = {
+    "manager": {"lina"},
+    "colleague": {"wangwei"},
+    "dept_viewer": {"lina", "wangwei", "zhoumin"},  # department scope: team A
+    "sibling": {"sunli"},
+    "outsider": {"zhaoqiang"},
+    "head": {"lina", "wangwei", "zhoumin", "sunli", "tongshi"},  # the east KA department and below
+    "service": {"lina", "wangwei", "zhoumin", "sunli", "tongshi"},  # the east branch and below
+    "executive": {"lina", "wangwei", "zhoumin", "sunli", "zhaoqiang", "tongshi"},
+    "finance": {"lina", "wangwei", "zhoumin", "sunli", "zhaoqiang", "tongshi"},
+    "admin": {"lina", "wangwei", "zhoumin", "sunli", "zhaoqiang", "tongshi"},
+}
+
+
+def _h4_records() -> dict:
+    from kam.org.models import User
+    from kam.reports import services as report_services
+    from kam.reports.models import WeeklyReport
+    from kam.sales.models import WorkPlan
+
+    lina = User.objects.get(username="lina")
+    plan = WorkPlan.objects.filter(owner=lina, month=date(2026, 11, 1)).first() or sales_services.work_plan_set(
+        actor=lina, owner=lina, month=date(2026, 11, 1), items=[{"kind": "visit", "planned": 3}])  # fmt: skip
+    if not WeeklyReport.objects.filter(week_start=H4_WEEK).exists():
+        report_services.weekly_reports_generate(week_start=date.fromisoformat(H4_WEEK))
+    report = WeeklyReport.objects.get(manager=lina, week_start=H4_WEEK)
+    return {"h4_lina": lina.pk, "h4_plan": plan.pk, "h4_plan_version": plan.version, "h4_report": report.pk}
+
+
+class _H4Path(str):
+    """A path whose {h4_…} ids are made when the row is called (see above)."""
+
+    def format(self, *args, **kwargs):
+        return str.format(self, *args, **kwargs, **_h4_records())
+
+
+def h4_sees_lina(ok=200):
+    def check(world, persona, response):
+        assert response.status_code == (ok if persona in H4_SEES_LINA else 404), response.content[:300]
+
+    return check
+
+
+def h4_check_plans(world, persona, response):
+    assert response.status_code == 200
+    assert response.json()["count"] == (1 if persona in H4_SEES_LINA else 0)
+
+
+def h4_check_reports(world, persona, response):
+    assert response.status_code == 200
+    assert {r["manager"]["username"] for r in response.json()["items"]} == H4_REPORTS_SEEN[persona]
+
+
+def h4_check_report_page(world, persona, response):
+    assert response.status_code == 200
+    assert {r.manager.username for r in response.context["page"]} == H4_REPORTS_SEEN[persona]
+
+
+def h4_check_set_plan(world, persona, response):
+    if persona in {"manager", "head", "admin"}:
+        assert response.status_code == 200, response.content[:300]
+    else:
+        assert response.status_code == (403 if persona in H4_SEES_LINA else 404), response.content[:300]
+
+
+def h4_generator_status(ok):
+    def check(world, persona, response):
+        assert response.status_code == (ok if persona in {"head", "admin"} else 403), response.content[:300]
+
+    return check
+
+
+def _h4_plan_body(world, record):
+    return {"version": _h4_records()["h4_plan_version"], "items": [{"kind": "call", "planned": 2}]}
+
+
 H4_API_ROWS: dict = {  # work plans (PIPE-4) and weekly report (GOV-8) [h4]
+    "list_work_plans": Row("GET", _H4Path("/work-plans?page_size=100&month=2026-11&x={h4_plan}"), PERSONA,
+                           check=h4_check_plans),
+    "get_work_plan": Row("GET", _H4Path("/work-plans/{h4_plan}"), PERSONA, check=h4_sees_lina()),
+    "set_work_plan": Row("PUT", _H4Path("/work-plans/{h4_lina}/2026-11"), PERSONA, check=h4_check_set_plan,
+                         body=_h4_plan_body),
+    "list_weekly_reports": Row("GET", _H4Path("/reports/weekly?page_size=100&week=2026-01-07&x={h4_report}"),
+                               PERSONA, check=h4_check_reports),
+    "get_weekly_report": Row("GET", _H4Path("/reports/weekly/{h4_report}"), PERSONA, check=h4_sees_lina()),
+    "export_weekly_report": Row("GET", _H4Path("/reports/weekly/{h4_report}/xlsx"), PERSONA, check=h4_sees_lina()),
+    "generate_weekly_reports": Row("POST", "/reports/weekly/generate", PERSONA, check=h4_generator_status(200),
+                                   body=lambda w, r: {"week_start": "2026-01-12"}),
 }  # fmt: skip
 H4_PAGE_ROWS: dict = {  # work plans (PIPE-4) and weekly report (GOV-8) [h4]
+    "work_plan": Row("GET", _H4Path("/sales/plans/?owner={h4_lina}&month=2026-11"), PERSONA, check=h4_sees_lina()),
+    "weekly_report_list": Row("GET", _H4Path("/reports/weekly/?week=2026-01-05&x={h4_report}"), PERSONA,
+                              check=h4_check_report_page),
+    "weekly_report_detail": Row("GET", _H4Path("/reports/weekly/{h4_report}/"), PERSONA, check=h4_sees_lina()),
+    "weekly_report_xlsx": Row("GET", _H4Path("/reports/weekly/{h4_report}/xlsx/"), PERSONA, check=h4_sees_lina()),
+    "weekly_report_generate": Row("POST", "/reports/weekly/generate/", PERSONA, check=h4_generator_status(302),
+                                  body=lambda w, r: {"week_start": "2026-01-12"}),
 }  # fmt: skip
 
 H5_API_ROWS: dict = {  # samples, costs, positioning pages (PIPE-3, PIPE-5, PIPE-8) [h5]
+    "archive_sample": Row("POST", "/samples/{sample}/archive", CHANGE_ACCOUNT,
+                          body=lambda w, r: {"version": _version(Sample, w.samples[r].pk)}),
+    "archive_development_cost": Row("POST", "/development-costs/{cost}/archive", CHANGE_ACCOUNT,
+                                    body=lambda w, r: {"version": _version(DevelopmentCost, w.costs[r].pk)}),
+    "get_account_development_return": Row("GET", "/accounts/{account}/development-return", SEE_ACCOUNT),
 }  # fmt: skip
 H5_PAGE_ROWS: dict = {  # samples, costs, positioning pages (PIPE-3, PIPE-5, PIPE-8) [h5]
+    "account_positioning": Row("POST", "/accounts/{account}/positioning/", CHANGE_ACCOUNT, ok=302,
+                               body=lambda w, r: {"growth_type": "stable", "difficulty": "low"}),
+    "account_samples": Row("GET", "/accounts/{account}/samples/", SEE_ACCOUNT),
+    "sample_create": Row("GET", "/accounts/{account}/samples/new/", CHANGE_ACCOUNT),
+    "sample_edit": Row("GET", "/samples/{sample}/edit/", CHANGE_ACCOUNT),
+    "sample_archive": Row("POST", "/samples/{sample}/archive/", CHANGE_ACCOUNT, ok=302,
+                          body=lambda w, r: {"version": _version(Sample, w.samples[r].pk)}),
+    "account_costs": Row("GET", "/accounts/{account}/costs/", SEE_ACCOUNT),
+    "cost_create": Row("GET", "/accounts/{account}/costs/new/", CHANGE_ACCOUNT),
+    "cost_edit": Row("GET", "/costs/{cost}/edit/", CHANGE_ACCOUNT),
+    "cost_archive": Row("POST", "/costs/{cost}/archive/", CHANGE_ACCOUNT, ok=302,
+                        body=lambda w, r: {"version": _version(DevelopmentCost, w.costs[r].pk)}),
+    "account_development_return": Row("GET", "/accounts/{account}/development-return/", SEE_ACCOUNT),
 }  # fmt: skip
 
 

@@ -1021,6 +1021,97 @@ class _Demo:
                 except ValidationError:
                     break  # the gate asks for what KAM checks itself (an insider, an accepted sample)
 
+    # --- quotas (PIPE-7) [h1] -------------------------------------------------------------------
+
+    def quotas(self) -> None:
+        """This year's monthly quotas (定额) of the KA managers, set by the administrator: last year's sales of
+        the same month plus a tenth, rounded to 10,000 CNY (at least 10,000), so completion shows real rates
+        around 100 %; the 华东 team 一组 also gets a quota of its own (its members' plus 5 %)."""
+        from kam.org import services as quota_services
+        from kam.sales.selectors import credited_sales
+
+        year = self.today.year
+        managers = [u for u in self.users.values() if u.role == Role.KA_MANAGER]
+        last_year = credited_sales(owner_ids=[u.pk for u in managers], first_month=date(year - 1, 1, 1),
+                                   last_month=date(year - 1, 12, 1))  # fmt: skip
+        step, floor = Decimal(10_000), Decimal(10_000)
+        entries, team = [], {}
+        for user in managers:
+            for month in range(1, 13):
+                sold = last_year.get((user.pk, date(year - 1, month, 1)), (Decimal(0),))[0]
+                amount = max(floor, (sold * Decimal("1.1") / step).quantize(Decimal(1)) * step)
+                entries.append({"user": user.pk, "month": date(year, month, 1), "amount": amount})
+                if user.department_id == self.departments["华东/1"].pk:
+                    team[month] = team.get(month, Decimal(0)) + amount
+        entries += [{"department": self.departments["华东/1"].pk, "month": date(year, month, 1),
+                     "amount": (amount * Decimal("1.05") / step).quantize(Decimal(1)) * step} for month, amount in team.items()]  # fmt: skip
+        quota_services.quota_bulk_set(actor=self.users["admin"], entries=entries)
+
+    # --- forecasts (PIPE-4, ANA-1, ANA-2) [h2] ------------------------------------------------
+
+    def forecasts(self) -> None:
+        """The forecast page of the demo: opportunities further down the funnel marked commit / best case by
+        their owners, the statistical forecast computed, this month's snapshots taken, and — since a new
+        install has no past — snapshots of the two months before, made up around those months' actual sales
+        (weighted and best case a little high, commit low, as managers tend to forecast) so that the
+        accuracy table has something to compare."""
+        from kam.org.selectors import quota_amounts
+        from kam.sales import selectors as sales_selectors
+        from kam.sales import services as sales_services
+        from kam.sales.models import ForecastSnapshot, Opportunity, OpportunityStatus, OwnerForecastMonth
+
+        rng = random.Random(SEED + 4)
+        open_deals = Opportunity.objects.filter(status=OpportunityStatus.OPEN).select_related("stage", "owner")
+        for deal in open_deals.order_by("pk"):
+            category = "commit" if deal.stage.order >= 3 else "best_case" if deal.stage.order == 2 else ""
+            if category:
+                sales_services.opportunity_update(actor=deal.owner, opportunity=deal, version=deal.version,
+                                                  fields={"forecast_category": category})  # fmt: skip
+        sales_services.statistical_forecasts_recompute(today=self.today)
+        sales_services.forecast_snapshots_take(today=self.today)
+        managers = [u.pk for u in self.users.values() if u.role in (Role.KA_MANAGER, Role.KA_HEAD)]
+        current = self.today.replace(day=1)
+        past = [(current - timedelta(days=1)).replace(day=1)]
+        past.insert(0, (past[0] - timedelta(days=1)).replace(day=1))
+        actual = sales_selectors.credited_sales(owner_ids=managers, first_month=past[0], last_month=past[1])
+        quotas = quota_amounts(user_ids=managers, first_month=past[0], last_month=past[1])
+        statistical = {(o, m): s for o, m, s in OwnerForecastMonth.objects.filter(
+            owner_id__in=managers, month__in=past, is_backtest=True).values_list("owner_id", "month", "statistical")}  # fmt: skip
+        cent = Decimal("0.01")
+        snapshots = []
+        for owner in managers:
+            for month in past:
+                sold = actual.get((owner, month), (Decimal(0),))[0]
+                if not sold:
+                    continue
+                share = {name: (sold * Decimal(str(rng.uniform(low, high)))).quantize(cent)
+                         for name, low, high in (("weighted", 0.8, 1.25), ("commit", 0.55, 0.95),
+                                                 ("best_case", 1.0, 1.35))}  # fmt: skip
+                snapshots.append(ForecastSnapshot(owner_id=owner, month=month, taken_on=month, quota=quotas.get(
+                    (owner, month)), pipeline=(share["best_case"] * Decimal("1.3")).quantize(cent),
+                    statistical=statistical.get((owner, month), Decimal(0)), **share))  # fmt: skip
+        ForecastSnapshot.objects.bulk_create(snapshots, ignore_conflicts=True)
+
+    # --- work plans (PIPE-4) and weekly reports (GOV-8) [h4] ---------------------------------------
+
+    def work_plan_and_weekly_reports(self) -> None:
+        """李娜's work plan for this month (visits at three of her accounts, calls, a meeting), and last week's
+        reports for every KA manager, in their heads' inboxes (the worker makes them on Mondays after this)."""
+        from kam.reports import services as report_services
+        from kam.sales import services as sales_services
+
+        lina = self.users["lina"]
+        own = list(Account.objects.filter(owner=lina, is_archived=False).order_by("pk")[:3])
+        items = [
+            {"account": a.pk, "kind": "visit", "planned": n, "note": "季度走访"}
+            for a, n in zip(own, (4, 2, 2), strict=False)
+        ]
+        items += [{"kind": "call", "planned": 12, "note": "电话回访"}, {"kind": "meeting", "planned": 2}]
+        sales_services.work_plan_set(actor=lina, owner=lina, month=self.today.replace(day=1), items=items,
+                                     note="本月重点：年底备货与明年框架协议")  # fmt: skip
+        last_monday = self.today - timedelta(days=self.today.weekday() + 7)
+        report_services.weekly_reports_generate(week_start=last_monday)
+
     def reminders(self) -> None:
         """Today's reminders right away (the worker makes them at 07:30 each day after this)."""
         from kam.engagement import services as engagement_services
@@ -1051,6 +1142,9 @@ class _Demo:
         self.message_templates()
         self.programmes()
         self.sales()
+        self.quotas()  # [h1]
+        self.forecasts()  # [h2]
+        self.work_plan_and_weekly_reports()  # [h4]
         self.reminders()
 
     def report(self, seconds: float) -> None:

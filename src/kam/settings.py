@@ -279,6 +279,15 @@ KAM = {
     "OPPORTUNITY_CLOSE_PAST_DAYS": int(os.environ.get("KAM_OPPORTUNITY_CLOSE_PAST_DAYS", "365")),
     # Cards shown per stage on the opportunity board (the rest are counted, and found in the list).
     "OPPORTUNITY_BOARD_CARDS": int(os.environ.get("KAM_OPPORTUNITY_BOARD_CARDS", "50")),
+    # The funnel's default period (months back from today) and how many rows each breakdown of the result
+    # review and its list of latest lost reviews show (ANA-3) [h3].
+    "FUNNEL_DEFAULT_MONTHS": int(os.environ.get("KAM_FUNNEL_DEFAULT_MONTHS", "12")),
+    "RESULT_REVIEW_ROWS": int(os.environ.get("KAM_RESULT_REVIEW_ROWS", "20")),
+    # Monthly work plans (PIPE-4) [h4]: at most this many rows per plan, and this many activities per row.
+    "WORK_PLAN_MAX_ITEMS": int(os.environ.get("KAM_WORK_PLAN_MAX_ITEMS", "50")),
+    "WORK_PLAN_MAX_PLANNED": int(os.environ.get("KAM_WORK_PLAN_MAX_PLANNED", "99")),
+    # The plan page offers at most this many accounts to pick from (the owner's own, by name).
+    "WORK_PLAN_ACCOUNT_CHOICES": int(os.environ.get("KAM_WORK_PLAN_ACCOUNT_CHOICES", "500")),
     # Sales records (issue 3): the largest amount (CNY) one order line may carry; larger is a typing error.
     "MAX_SALES_LINE_AMOUNT": os.environ.get("KAM_MAX_SALES_LINE_AMOUNT", "1000000000"),  # a decimal string
     # The earliest date a sales line may have (older ERP exports are typing errors).
@@ -288,6 +297,18 @@ KAM = {
     # Limits of one sales csv import (ERP exports are large; xlsx keeps the IMPORT_MAX_* limits).
     "SALES_IMPORT_MAX_MB": int(os.environ.get("KAM_SALES_IMPORT_MAX_MB", "300")),
     "SALES_IMPORT_MAX_ROWS": int(os.environ.get("KAM_SALES_IMPORT_MAX_ROWS", "2000000")),
+    # Forecasts [h2] (PIPE-4, ANA-2): the statistical forecast looks this many months ahead (from the current
+    # month), is back-tested one step ahead on this many past months, and fits on at most this many complete
+    # months of each account's sales (24 or more are needed for seasonality).
+    "FORECAST_MONTHS": int(os.environ.get("KAM_FORECAST_MONTHS", "6")),
+    "FORECAST_BACKTEST_MONTHS": int(os.environ.get("KAM_FORECAST_BACKTEST_MONTHS", "6")),
+    "FORECAST_HISTORY_MONTHS": int(os.environ.get("KAM_FORECAST_HISTORY_MONTHS", "36")),
+    # The forecast page shows at most this many months at once.
+    "FORECAST_PAGE_MAX_MONTHS": int(os.environ.get("KAM_FORECAST_PAGE_MAX_MONTHS", "36")),
+    # Quotas (PIPE-7) [h1]: the largest monthly quota (CNY, a decimal string; larger is a typing error), and how
+    # many years ahead of this one a quota may be set.
+    "QUOTA_MAX_AMOUNT": os.environ.get("KAM_QUOTA_MAX_AMOUNT", "10000000000"),
+    "QUOTA_YEARS_AHEAD": int(os.environ.get("KAM_QUOTA_YEARS_AHEAD", "2")),
     # Where a user's reminder robot may post: the providers' own webhook hosts only (no calls into the
     # internal network from a URL a user typed).
     "NOTIFY_ROBOT_URLS": {

@@ -8,6 +8,7 @@ from kam.core.api import api
 from kam.engagement.api import router as engagement_router
 from kam.messaging.api import router as messaging_router
 from kam.org.api import router as org_router
+from kam.reports.api import router as reports_router
 from kam.sales.api import router as sales_router
 
 api.add_router("/", accounts_router)
@@ -16,6 +17,7 @@ api.add_router("/", engagement_router)
 api.add_router("/", messaging_router)
 api.add_router("/", sales_router)
 # [h4] reports router
+api.add_router("/", reports_router)
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -30,5 +32,7 @@ urlpatterns = [
     path("", include("kam.messaging.urls")),
     path("", include("kam.sales.urls")),
     # [h1] quotas pages
+    path("", include("kam.org.urls")),
     # [h4] reports pages
+    path("", include("kam.reports.urls")),
 ]

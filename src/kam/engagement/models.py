@@ -114,6 +114,7 @@ class ReminderKind(models.TextChoices):
     CONTRACT = "contract", _("contract date")
     CADENCE = "cadence", _("out of contact cadence")
     DIGEST = "digest", _("summary")
+    WEEKLY_REPORT = "weekly_report", _("weekly report")  # GOV-8 [h4]
 
 
 class Reminder(models.Model):

@@ -16,7 +16,7 @@ from kam.core.api import CURRENT_SCHEMAS
 from kam.sales import imports as sales_imports
 from kam.sales import schemas as s
 from kam.sales import selectors, services
-from kam.sales.models import AccountPositioning, DevelopmentCost, GateItem, Opportunity, Sample, Stage
+from kam.sales.models import AccountPositioning, DevelopmentCost, GateItem, Opportunity, Sample, Stage, WorkPlan
 
 router = Router(tags=["sales"])
 
@@ -111,13 +111,13 @@ def create_opportunity(request, payload: s.OpportunityIn):
     return Status(201, _opportunity_detail(scopes.get_opportunity_for_user(request.auth, opportunity.pk)))
 
 
-@router.get("/opportunities/{opportunity_id}", response=s.OpportunityDetailOut, operation_id="get_opportunity")
+@router.get("/opportunities/{int:opportunity_id}", response=s.OpportunityDetailOut, operation_id="get_opportunity")
 def get_opportunity(request, opportunity_id: int):
     """One opportunity, with its current stage's gate: each item and whether it holds."""
     return _opportunity_detail(scopes.get_opportunity_for_user(request.auth, opportunity_id))
 
 
-@router.patch("/opportunities/{opportunity_id}", response=s.OpportunityDetailOut, operation_id="update_opportunity")
+@router.patch("/opportunities/{int:opportunity_id}", response=s.OpportunityDetailOut, operation_id="update_opportunity")
 def update_opportunity(request, opportunity_id: int, payload: s.OpportunityPatch):
     """Change details, SPIN notes or the forecast category; send the `version` you read (stale → 409)."""
     opportunity = scopes.get_opportunity_for_user(request.auth, opportunity_id, write=True)
@@ -353,10 +353,171 @@ def get_account_sales_history(request, account_id: int, since: date | None = Non
 # --- forecasts (PIPE-4, ANA-1, ANA-2) [h2]
 
 
+def forecast_level_out(level) -> dict:
+    chosen = level.user or level.department
+    return {"kind": level.kind, "id": chosen.pk if chosen is not None else None, "name": str(level.label)}
+
+
+@router.get("/forecasts", response=s.ForecastOut, operation_id="get_forecast")
+def get_forecast(request, filters: Query[s.ForecastFilters]):
+    """The monthly forecast of one manager (`user`), a team (`department`) or everyone in your scope, for
+    months `from` … `to` (YYYY-MM; default this year): quota, actual, weighted, commit, best case, pipeline
+    and statistical per month, each manager's current month, and the accuracy of past forecasts."""
+    overview = selectors.forecast_overview(request.auth, user=filters.user, department=filters.department,
+                                           first=filters.first, last=filters.last)  # fmt: skip
+    return {**overview, "level": forecast_level_out(overview["level"])}
+
+
+@router.get("/forecasts/snapshots", response=list[s.ForecastSnapshotOut], operation_id="list_forecast_snapshots")
+@paginate(PageNumberPagination)
+def list_forecast_snapshots(request, filters: Query[s.SnapshotFilters]):
+    """Forecasts as they stood when snapshotted (the 1st of each month), of the managers in your scope."""
+    return selectors.forecast_snapshot_list(request.auth, user=filters.user, first=filters.first, last=filters.last,
+                                            taken_on=filters.taken_on)  # fmt: skip
+
+
+@router.post("/forecasts/recompute", response=s.ForecastRecomputeOut, operation_id="recompute_forecasts")
+def recompute_forecasts(request):
+    """Recompute every statistical forecast now (administrators only; it also runs each night)."""
+    if not request.auth.is_admin:
+        raise PermissionDenied(_("Only administrators may recompute the forecasts."))
+    return services.statistical_forecasts_recompute(actor=request.auth)
+
+
 # --- funnel, result review, archive (ANA-3) [h3]
+
+
+@router.get("/opportunities/funnel", response=s.FunnelOut, operation_id="get_opportunity_funnel")
+def get_opportunity_funnel(request, filters: Query[s.FunnelFilters]):
+    """The funnel of a pipeline (the default one) in your data scope (PIPE-1): for each stage, the opportunities
+    created in the period (`from`, `to`; default the last 12 months) that reached it, their amount and the
+    conversion to the next stage; the win rate; and today's open pipeline by stage (count, amount, weighted
+    by the stage's probability). Filter by `owner` ("me" or an id) and `team` (a department and below)."""
+    return selectors.opportunity_funnel(request.auth, **filters.dict())
+
+
+@router.get("/opportunities/review", response=s.ReviewOut, operation_id="get_opportunity_review")
+def get_opportunity_review(request, filters: Query[s.ReviewFilters]):
+    """The result review (ANA-3) of the opportunities closed in the period (`from`, `to`; default the last 12
+    months) in your data scope: totals and win rate won / (won + lost); lost and stopped ones by reason, by
+    competitor and by the stage they closed in; each manager's figures; the latest lost reviews."""
+    return selectors.result_review(request.auth, **filters.dict())
+
+
+@router.post("/opportunities/{opportunity_id}/archive", response=s.OpportunityDetailOut,
+             operation_id="archive_opportunity")  # fmt: skip
+def archive_opportunity(request, opportunity_id: int, payload: s.ArchiveIn):
+    """Archive the opportunity (nothing is deleted): it leaves lists, board, funnel and forecasts and stays
+    reachable by its id. Send the `version` you read (stale → 409)."""
+    opportunity = scopes.get_opportunity_for_user(request.auth, opportunity_id, write=True)
+    services.opportunity_archive(actor=request.auth, opportunity=opportunity, version=payload.version)
+    return _opportunity_detail(scopes.get_opportunity_for_user(request.auth, opportunity_id))
+
+
+@router.post("/opportunities/{opportunity_id}/restore", response=s.OpportunityDetailOut,
+             operation_id="restore_opportunity")  # fmt: skip
+def restore_opportunity(request, opportunity_id: int, payload: s.ArchiveIn):
+    """Bring an archived opportunity back; stale version → 409."""
+    opportunity = scopes.get_opportunity_for_user(request.auth, opportunity_id, write=True)
+    services.opportunity_restore(actor=request.auth, opportunity=opportunity, version=payload.version)
+    return _opportunity_detail(scopes.get_opportunity_for_user(request.auth, opportunity_id))
 
 
 # --- work plans (PIPE-4) and weekly report (GOV-8) [h4]
 
 
+CURRENT_SCHEMAS[WorkPlan] = s.WorkPlanCurrentOut
+
+
+def _work_plan_out(progress) -> dict:
+    plan = progress.plan
+    items = [{"id": r.item.pk, "account": r.item.account, "kind": r.item.kind, "planned": r.planned, "done": r.done,
+              "rate": r.rate, "note": r.item.note} for r in progress.rows]  # fmt: skip
+    return {"id": plan.pk, "owner": plan.owner, "month": plan.month, "note": plan.note, "version": plan.version,
+            "planned": progress.planned, "done": progress.done, "rate": progress.rate,
+            "unplanned": progress.unplanned, "items": items}  # fmt: skip
+
+
+class _PlansWithProgress:
+    """A page of plans, each with what was done of it, computed for the page only (one pass per month)."""
+
+    def __init__(self, plans):
+        self.plans = plans
+
+    def __len__(self):
+        return self.plans.count()
+
+    def __getitem__(self, page):
+        plans = list(self.plans[page])
+        by_month: dict = {}
+        for plan in plans:
+            by_month.setdefault(plan.month, []).append(plan.owner_id)
+        progress = {(owner, month): p for month, owners in by_month.items()
+                    for owner, p in selectors.work_plan_progress(owner_ids=owners, month=month).items()}  # fmt: skip
+        return [_work_plan_out(progress[(plan.owner_id, plan.month)]) for plan in plans]
+
+
+@router.get("/work-plans", response=list[s.WorkPlanOut], operation_id="list_work_plans")
+@paginate(PageNumberPagination)
+def list_work_plans(request, filters: Query[s.WorkPlanFilters]):
+    """Monthly work plans (PIPE-4) of the people whose figures you may see, each with done / planned per item.
+    Filter by `owner` (a user id) and `month` (YYYY-MM)."""
+    month = selectors.parse_month(filters.month) if filters.month else None
+    return _PlansWithProgress(selectors.work_plan_list(request.auth, owner=filters.owner, month=month))
+
+
+def _work_plan_detail(plan) -> dict:
+    return _work_plan_out(selectors.work_plan_progress(owner_ids=[plan.owner_id], month=plan.month)[plan.owner_id])
+
+
+@router.get("/work-plans/{plan_id}", response=s.WorkPlanOut, operation_id="get_work_plan")
+def get_work_plan(request, plan_id: int):
+    """One work plan with done / planned per item, the totals and the month's unplanned activities by kind."""
+    return _work_plan_detail(selectors.get_work_plan_for_user(request.auth, plan_id))
+
+
+@router.put("/work-plans/{owner_id}/{month}", response=s.WorkPlanOut, operation_id="set_work_plan")
+def set_work_plan(request, owner_id: int, month: str, payload: s.WorkPlanIn):
+    """Create a person's plan for a month (YYYY-MM) or replace its items, all or nothing; errors name the item
+    and field (`items.2.planned`). Send the `version` you read when the plan exists (stale → 409). Your own
+    plan, or as a KA head / administrator the plans of the people in your scope (others: 403)."""
+    owner = selectors.get_sales_person_for_user(request.auth, owner_id)
+    first_day = selectors.parse_month(month)
+    items = [{"account" if k == "account_id" else k: v for k, v in item.items()} for item in payload.dict()["items"]]
+    try:
+        plan = services.work_plan_set(actor=request.auth, owner=owner, month=first_day, items=items,
+                                      note=payload.note, version=payload.version)  # fmt: skip
+    except ValidationError as e:
+        if not hasattr(e, "error_dict"):
+            raise
+        raise ValidationError({k[:-len(".account")] + ".account_id" if k.endswith(".account") else k: v
+                               for k, v in e.message_dict.items()}) from e  # fmt: skip
+    return _work_plan_detail(plan)
+
+
 # --- samples, costs, positioning pages (PIPE-3, PIPE-5, PIPE-8) [h5]
+
+
+@router.post("/samples/{sample_id}/archive", response=s.SampleOut, operation_id="archive_sample")
+def archive_sample(request, sample_id: int, payload: s.RecordArchiveIn):
+    """Archive a sample recorded by mistake (PIPE-8): it leaves the lists and the gate's check; stale → 409."""
+    sample = scopes.get_sample_for_user(request.auth, sample_id, write=True)
+    return services.sample_archive(actor=request.auth, sample=sample, version=payload.version, reason=payload.reason)
+
+
+@router.post("/development-costs/{cost_id}/archive", response=s.CostOut, operation_id="archive_development_cost")
+def archive_development_cost(request, cost_id: int, payload: s.RecordArchiveIn):
+    """Archive a development cost recorded by mistake (PIPE-5): it no longer counts; stale → 409."""
+    cost = scopes.get_development_cost_for_user(request.auth, cost_id, write=True)
+    return services.development_cost_archive(actor=request.auth, cost=cost, version=payload.version,
+                                             reason=payload.reason)  # fmt: skip
+
+
+@router.get("/accounts/{account_id}/development-return", response=s.DevelopmentReturnOut,
+            operation_id="get_account_development_return")  # fmt: skip
+def get_account_development_return(request, account_id: int):
+    """The account's cost of acquisition and return by year (PIPE-5), oldest first: development cost (total
+    and by kind), sales amount and gross margin (monthly aggregates), net return = gross margin − cost, and
+    the cumulative return. CNY; archived costs are left out."""
+    account, years = selectors.account_development_return(request.auth, account_id)
+    return {"account": account, "currency": "CNY", "years": years}

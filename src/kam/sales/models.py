@@ -495,6 +495,34 @@ class SalesCredit(models.Model):
         return f"{self.owner_id} {self.month:%Y-%m}"
 
 
+class FunnelCell(models.Model):
+    """Opportunities counted by pipeline, owner, month created (Asia/Shanghai), furthest stage reached,
+    current stage and openness, with their CNY amount: the funnel and today's open pipeline (PIPE-1) read
+    these cells, a few thousand rows, instead of the opportunities. Kept current by the opportunity services
+    in the same transaction as each write (archived opportunities are not counted), rebuilt by
+    funnel_cells_recompute."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(_("month"))
+    reached_order = models.PositiveSmallIntegerField(_("furthest stage reached"))
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    is_open = models.BooleanField(default=True)
+    count = models.IntegerField(default=0)
+    amount = models.DecimalField(max_digits=20, decimal_places=2, default=0)  # CNY opportunities only
+
+    class Meta:
+        verbose_name = _("funnel cell")
+        verbose_name_plural = _("funnel cells")
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "owner", "month", "reached_order", "stage", "is_open"],
+                                    name="funnel_cell_unique"),
+        ]  # fmt: skip
+
+    def __str__(self):
+        return f"{self.owner_id} {self.month:%Y-%m} {self.reached_order}/{self.stage_id}"
+
+
 # ---------------------------------------------------------------------------------------------
 # forecasts (PIPE-4, ANA-1, ANA-2)
 

@@ -167,6 +167,7 @@ class OpportunityOut(Schema):
     stage_entered_at: datetime
     days_in_stage: int
     is_stuck: bool
+    is_archived: bool
     created_at: datetime
     version: int
 
@@ -406,12 +407,299 @@ class SalesHistoryOut(Schema):
 
 
 # --- forecasts (PIPE-4, ANA-1, ANA-2) [h2]
+# Months are "YYYY-MM" strings checked by the selectors (a bad one is a 422 naming `from` / `to`).
+
+
+class ForecastFilters(Schema):
+    user: str | None = Field(None, description="one manager's id (default: everyone in your scope)")
+    department: str | None = Field(None, description="a team's id: its members and sub-teams")
+    first: str | None = Field(None, alias="from", description="first month, YYYY-MM (default: January this year)")
+    last: str | None = Field(None, alias="to", description="last month, YYYY-MM (default: December of `from`'s year)")
+
+
+class ForecastMonthOut(Schema):
+    month: date
+    is_past: bool
+    is_current: bool
+    quota: Decimal | None
+    actual: Decimal | None = Field(description="sales credited to the managers; none for months to come")
+    weighted: Decimal | None = Field(description="actual + Σ open amount × stage probability closing this month")
+    commit: Decimal | None = Field(description="actual + open opportunities categorised commit")
+    best_case: Decimal | None = Field(description="actual + open opportunities categorised best case or commit")
+    pipeline: Decimal | None = Field(description="open amount closing this month (omitted ones left out)")
+    statistical: Decimal | None = Field(description="statistical forecast (for past months: the back-test)")
+    attainment: Decimal | None = Field(description="actual / quota, in percent")
+
+
+class ForecastPersonOut(ForecastMonthOut):
+    user: UserRef
+
+
+class ForecastLevelOut(Schema):
+    kind: str = Field(description="user, team or company")
+    id: int | None
+    name: str
+
+
+class ForecastAccuracyMonthOut(Schema):
+    month: date
+    actual: Decimal | None
+    weighted: Decimal | None
+    commit: Decimal | None
+    best_case: Decimal | None
+    statistical: Decimal | None
+    errors: dict[str, Decimal | None] = Field(description="|forecast − actual| / actual in percent, per forecast")
+
+
+class ForecastBacktestOut(Schema):
+    month: date
+    forecast: Decimal | None
+    actual: Decimal | None
+    error: Decimal | None
+
+
+class ForecastAccuracyOut(Schema):
+    months: list[ForecastAccuracyMonthOut] = Field(description="past months: the snapshot at the month's start")
+    wape: dict[str, Decimal | None] = Field(description="Σ|actual − forecast| / Σ actual in percent, per forecast")
+    backtest: list[ForecastBacktestOut]
+    backtest_wape: Decimal | None
+    closest: str | None = Field(description="the forecast with the lowest WAPE")
+
+
+class ForecastOut(Schema):
+    level: ForecastLevelOut
+    currency: str
+    current_month: date
+    months: list[ForecastMonthOut]
+    people: list[ForecastPersonOut] = Field(description="each manager's current month against quota")
+    accuracy: ForecastAccuracyOut
+
+
+class SnapshotFilters(Schema):
+    user: str | None = None
+    first: str | None = Field(None, alias="from", description="first month, YYYY-MM")
+    last: str | None = Field(None, alias="to", description="last month, YYYY-MM")
+    taken_on: date | None = None
+
+
+class ForecastSnapshotOut(Schema):
+    id: int
+    owner: UserRef
+    month: date
+    taken_on: date
+    weighted: Decimal
+    commit: Decimal
+    best_case: Decimal
+    pipeline: Decimal
+    statistical: Decimal
+    quota: Decimal | None
+
+
+class ForecastRecomputeOut(Schema):
+    accounts: int
+    account_forecasts: int
+    owner_months: int
+    seconds: float
 
 
 # --- funnel, result review, archive (ANA-3) [h3]
+# Percentages are decimals with one place (null when there is nothing to divide by); amounts are CNY.
+
+
+class FunnelFilters(Schema):
+    pipeline: int | None = None
+    owner: str | None = Field(None, description='"me" or a user id')
+    team: int | None = Field(None, description="a department id: its people and those of its sub-departments")
+    date_from: date | None = Field(None, alias="from", description="created on or after (default: 12 months ago)")
+    date_to: date | None = Field(None, alias="to", description="created on or before (default: today)")
+
+
+class ReviewFilters(Schema):
+    owner: str | None = Field(None, description='"me" or a user id')
+    team: int | None = None
+    date_from: date | None = Field(None, alias="from", description="closed on or after (default: 12 months ago)")
+    date_to: date | None = Field(None, alias="to", description="closed on or before (default: today)")
+
+
+class FunnelStageOut(Schema):
+    stage: StageRef
+    reached: int
+    amount: Decimal
+    conversion: Decimal | None = Field(None, description="% of these that reached the next stage")
+
+
+class FunnelOpenOut(Schema):
+    stage: StageRef
+    count: int
+    amount: Decimal
+    weighted: Decimal
+
+
+class FunnelOpenTotalOut(Schema):
+    count: int
+    amount: Decimal
+    weighted: Decimal
+
+
+class FunnelOut(Schema):
+    pipeline_id: int
+    date_from: date
+    date_to: date
+    currency: str
+    stages: list[FunnelStageOut]
+    win_rate: Decimal | None
+    open: list[FunnelOpenOut]
+    open_total: FunnelOpenTotalOut
+
+    @staticmethod
+    def resolve_pipeline_id(obj) -> int:
+        return obj["pipeline"].pk
+
+
+class ReviewTotalsOut(Schema):
+    won: int
+    lost: int
+    stopped: int
+    won_amount: Decimal
+    lost_amount: Decimal
+    stopped_amount: Decimal
+    win_rate: Decimal | None
+
+
+class ReviewReasonOut(Schema):
+    reason: str
+    lost: int
+    stopped: int
+    amount: Decimal
+
+
+class ReviewCompetitorOut(Schema):
+    competitor: str
+    lost: int
+    stopped: int
+    amount: Decimal
+
+
+class ReviewStageOut(Schema):
+    stage_id: int | None
+    name: str
+    lost: int
+    stopped: int
+    amount: Decimal
+
+
+class ReviewManagerOut(ReviewTotalsOut):
+    owner: UserRef
+
+
+class ReviewLostOut(Schema):
+    id: int
+    name: str
+    account: AccountRef
+    owner: UserRef
+    amount: Decimal
+    currency: str
+    closed_at: datetime | None
+    closed_in_stage: str
+    close_reason: str
+    review_what_happened: str
+    review_competitor: str
+    review_lesson: str
+
+    @staticmethod
+    def resolve_closed_in_stage(obj) -> str:
+        return str(obj.closed_in_stage.display_name) if obj.closed_in_stage else ""
+
+
+class ReviewOut(Schema):
+    date_from: date
+    date_to: date
+    currency: str
+    totals: ReviewTotalsOut
+    by_reason: list[ReviewReasonOut]
+    by_competitor: list[ReviewCompetitorOut]
+    by_stage: list[ReviewStageOut]
+    by_manager: list[ReviewManagerOut]
+    latest_lost: list[ReviewLostOut]
+
+
+class ArchiveIn(Schema):
+    version: int
 
 
 # --- work plans (PIPE-4) and weekly report (GOV-8) [h4]
 
 
+class WorkPlanItemIn(Schema):
+    account_id: int | None = Field(None, description="An account the plan's owner can see; empty: any account")
+    kind: str = Field(..., description="An activity kind: visit, call, message, meeting, sample_delivery, …")
+    planned: int = Field(..., description="How many, 1–99")
+    note: str = Field("", max_length=500)
+
+
+class WorkPlanIn(Schema):
+    version: int | None = Field(None, description="The version read; required when the plan exists")
+    note: str | None = Field(None, max_length=4000)
+    items: list[WorkPlanItemIn]
+
+
+class WorkPlanItemOut(Schema):
+    id: int
+    account: AccountRef | None
+    kind: str
+    planned: int
+    done: int
+    rate: Decimal = Field(description="min(done, planned) / planned, in %")
+    note: str
+
+
+class WorkPlanOut(Schema):
+    id: int
+    owner: UserRef
+    month: date
+    note: str
+    version: int
+    planned: int
+    done: int
+    rate: Decimal | None = Field(description="Σ min(done, planned) / Σ planned, in %")
+    unplanned: dict[str, int] = Field(description="The month's activities no item covers, by kind")
+    items: list[WorkPlanItemOut]
+
+
+class WorkPlanCurrentOut(Schema):
+    """The plan as it stands, in a 409 answer."""
+
+    id: int
+    owner: UserRef
+    month: date
+    note: str
+    version: int
+
+
+class WorkPlanFilters(Schema):
+    owner: int | None = None
+    month: str | None = Field(None, description="YYYY-MM")
+
+
 # --- samples, costs, positioning pages (PIPE-3, PIPE-5, PIPE-8) [h5]
+
+
+class RecordArchiveIn(Schema):
+    version: int = Field(..., description="The version you read; stale → 409")
+    reason: str = Field("", max_length=500)
+
+
+class DevelopmentReturnYearOut(Schema):
+    year: int
+    cost: Decimal = Field(..., description="Development cost of the year (archived costs left out)")
+    costs_by_kind: dict[str, Decimal] = Field(..., description="sample, travel, entertainment, presales, other")
+    sales_amount: Decimal
+    gross_margin: Decimal
+    net_return: Decimal = Field(..., description="gross margin − cost")
+    cumulative_return: Decimal = Field(..., description="net return summed from the first year up to this one")
+
+
+class DevelopmentReturnOut(Schema):
+    account: SalesAccountOut
+    currency: str
+    years: list[DevelopmentReturnYearOut]

@@ -2,15 +2,18 @@
 imports and jobs all call these."""
 
 import json
+import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxLengthValidator
-from django.db import IntegrityError, connections, models, router, transaction
+from django.db import IntegrityError, connection, connections, models, router, transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,14 +22,19 @@ from kam.core import audit, scopes
 from kam.core.edits import edit, lock, record_created, refuse_unknown
 from kam.core.errors import ConflictError, DuplicateError
 from kam.core.models import AuditAction
+from kam.engagement.models import ActivityKind
+from kam.sales import forecasting, selectors
 from kam.sales.models import (
     AccountPositioning,
     DevelopmentCost,
+    ForecastSnapshot,
+    FunnelCell,
     GateAutoCheck,
     GateCheck,
     GateItem,
     Opportunity,
     OpportunityStatus,
+    OwnerForecastMonth,
     Pipeline,
     SalesCredit,
     SalesMonth,
@@ -37,6 +45,8 @@ from kam.sales.models import (
     Stage,
     StageChange,
     StageKind,
+    WorkPlan,
+    WorkPlanItem,
 )
 
 User = get_user_model()
@@ -251,6 +261,63 @@ def _apply_opportunity_fields(opportunity: Opportunity, fields: dict, errors: di
 
 
 @transaction.atomic
+# The funnel's cells (FunnelCell): each write of an opportunity takes it out of the cell it was in and puts it
+# into the one it is in now, in the same transaction; funnel_cells_recompute rebuilds them all (repair, bulk loads).
+
+
+def funnel_cell_of(opportunity: Opportunity) -> tuple[tuple, Decimal] | None:
+    """(cell key, CNY amount) of an opportunity, None when it is archived (not counted)."""
+    if opportunity.is_archived:
+        return None
+    month = timezone.localtime(opportunity.created_at).date().replace(day=1)
+    key = (opportunity.pipeline_id, opportunity.owner_id, month, opportunity.reached_order, opportunity.stage_id,
+           opportunity.status == OpportunityStatus.OPEN)  # fmt: skip
+    return key, (Decimal(opportunity.amount) if opportunity.currency == "CNY" else Decimal(0))
+
+
+def funnel_cells_move(before: tuple | None, after: tuple | None) -> None:
+    """Move an opportunity from its old cell (funnel_cell_of before the write) to its new one."""
+    if before == after:
+        return
+    deltas: dict[tuple, list] = {}
+    for cell, sign in ((before, -1), (after, 1)):
+        if cell is not None:
+            delta = deltas.setdefault(cell[0], [0, Decimal(0)])
+            delta[0] += sign
+            delta[1] += sign * cell[1]
+    table = connection.ops.quote_name(FunnelCell._meta.db_table)
+    sql = (f"INSERT INTO {table} (pipeline_id, owner_id, month, reached_order, stage_id, is_open, count, amount) "  # noqa: S608
+           "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+           "ON CONFLICT (pipeline_id, owner_id, month, reached_order, stage_id, is_open) DO UPDATE SET "
+           f"count = {table}.count + EXCLUDED.count, amount = {table}.amount + EXCLUDED.amount")  # fmt: skip
+    with connection.cursor() as cursor:
+        for key, (count, amount) in deltas.items():
+            if count or amount:
+                cursor.execute(sql, [*key, count, amount])
+
+
+def funnel_cells_recompute() -> int:
+    """Rebuild every funnel cell from the opportunities (repair; after a bulk load). Returns the cells."""
+    rows = (
+        Opportunity.objects.filter(is_archived=False)
+        .annotate(month=TruncMonth("created_at"), is_open=Q(status=OpportunityStatus.OPEN))
+        .values("pipeline_id", "owner_id", "month", "reached_order", "stage_id", "is_open")
+        .annotate(n=Count("id"), total=Sum("amount", filter=Q(currency="CNY")))
+        .order_by()
+    )
+    cells = [FunnelCell(pipeline_id=r["pipeline_id"], owner_id=r["owner_id"], month=_as_date(r["month"]),
+                        reached_order=r["reached_order"], stage_id=r["stage_id"], is_open=r["is_open"], count=r["n"],
+                        amount=r["total"] or 0) for r in rows.iterator(chunk_size=5000)]  # fmt: skip
+    with transaction.atomic():
+        FunnelCell.objects.all().delete()
+        FunnelCell.objects.bulk_create(cells, batch_size=2000)
+    return len(cells)
+
+
+def _as_date(value) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
 def opportunity_create(*, actor, account: Account, fields: dict) -> Opportunity:
     """Open an opportunity at an account the actor may change (PIPE-1). It starts in the first stage of its
     pipeline (the default one unless `pipeline` is given); the owner defaults to the actor."""
@@ -276,6 +343,7 @@ def opportunity_create(*, actor, account: Account, fields: dict) -> Opportunity:
     if errors:
         raise ValidationError(errors)
     opportunity.save()
+    funnel_cells_move(None, funnel_cell_of(opportunity))
     StageChange.objects.create(opportunity=opportunity, from_stage=None, to_stage=stage, at=now, by=actor)
     _record(actor, AuditAction.CREATE, opportunity, account.pk,
             audit.diff({}, audit.snapshot(opportunity, OPPORTUNITY_AUDITED)))  # fmt: skip
@@ -289,6 +357,7 @@ def opportunity_update(*, actor, opportunity: Opportunity, fields: dict, version
     refuse_unknown(fields, OPPORTUNITY_FIELDS)
     opportunity = lock(Opportunity, opportunity.pk, version)
     before = audit.snapshot(opportunity, OPPORTUNITY_AUDITED)
+    cell = funnel_cell_of(opportunity)
     errors: dict = {}
     _apply_opportunity_fields(opportunity, fields, errors)
     if errors:
@@ -297,6 +366,7 @@ def opportunity_update(*, actor, opportunity: Opportunity, fields: dict, version
     if changes:
         opportunity.version += 1
         opportunity.save()
+        funnel_cells_move(cell, funnel_cell_of(opportunity))
         _record(actor, AuditAction.UPDATE, opportunity, opportunity.account_id, changes)
     return opportunity
 
@@ -362,6 +432,7 @@ def opportunity_advance(*, actor, opportunity: Opportunity, to_stage, version=No
     """
     opportunity = lock(Opportunity, opportunity.pk, version)
     _require_open(opportunity)
+    cell = funnel_cell_of(opportunity)
     to_stage = _stage_of_pipeline(opportunity, to_stage)
     current = opportunity.stage
     if to_stage.pk == current.pk:
@@ -383,6 +454,7 @@ def opportunity_advance(*, actor, opportunity: Opportunity, to_stage, version=No
         opportunity.closed_at = now
     opportunity.version += 1
     opportunity.save()
+    funnel_cells_move(cell, funnel_cell_of(opportunity))
     _record(actor, AuditAction.UPDATE, opportunity, opportunity.account_id,
             audit.diff(before, audit.snapshot(opportunity, OPPORTUNITY_AUDITED)))  # fmt: skip
     return opportunity
@@ -392,6 +464,7 @@ def _close(*, actor, opportunity, version, status, reason, what_happened, compet
     """Stop or lose an open opportunity with its reason and review (GOV-6)."""
     opportunity = lock(Opportunity, opportunity.pk, version)
     _require_open(opportunity)
+    cell = funnel_cell_of(opportunity)
     errors: dict = {}
     texts = {"close_reason": reason, "review_what_happened": what_happened, "review_lesson": lesson}
     for name, value in texts.items():
@@ -417,6 +490,7 @@ def _close(*, actor, opportunity, version, status, reason, what_happened, compet
     opportunity.closed_at = now
     opportunity.version += 1
     opportunity.save()
+    funnel_cells_move(cell, funnel_cell_of(opportunity))
     _record(actor, AuditAction.UPDATE, opportunity, opportunity.account_id,
             audit.diff(before, audit.snapshot(opportunity, OPPORTUNITY_AUDITED)))  # fmt: skip
     return opportunity
@@ -917,10 +991,233 @@ def sales_months_recompute() -> int:
 # --- forecasts (PIPE-4, ANA-1, ANA-2) [h2]
 
 
+def statistical_forecasts_recompute(today: date | None = None, *, actor=None) -> dict:
+    """Recompute every account's statistical forecast (ANA-2, see kam.sales.forecasting) and its sums per
+    manager: the next KAM["FORECAST_MONTHS"] months from the current one, and the one-step back-test of the
+    last KAM["FORECAST_BACKTEST_MONTHS"] complete months. Replaces all previous results in one transaction.
+    Returns the counts and the seconds it took; an actor (the API's recompute) is audited."""
+    started = time.monotonic()
+    today = today or timezone.localdate()
+    current = today.replace(day=1)
+    first_index = forecasting.month_index(current) - settings.KAM["FORECAST_HISTORY_MONTHS"]
+    first = forecasting.month_of_index(first_index)
+    with transaction.atomic(using=router.db_for_write(OwnerForecastMonth)):
+        account_ids, owner_ids, values, present = forecasting.load_sales_matrix(first_month=first, end_month=current)
+        result = forecasting.statistical_forecasts(
+            values, present, window_start=first_index, horizon=settings.KAM["FORECAST_MONTHS"],
+            backtest_months=settings.KAM["FORECAST_BACKTEST_MONTHS"],
+        )  # fmt: skip
+        counts = forecasting.store(account_ids=account_ids, owner_ids=owner_ids, forecasts=result)
+        summary = {"accounts": len(account_ids), **counts, "seconds": round(time.monotonic() - started, 2)}
+        if actor is not None:
+            audit.record(actor=actor, action=AuditAction.UPDATE, extra=summary,
+                         target=("sales.ownerforecastmonth", "", _("statistical forecasts recomputed")))  # fmt: skip
+    return summary
+
+
+@transaction.atomic
+def forecast_snapshots_take(*, today: date) -> int:
+    """Keep each active KA manager's and head's forecast for this month and the next two as it stands today
+    (PIPE-4): weighted, commit, best case, pipeline (selectors.forecast_figures), statistical and quota.
+    Idempotent: a (manager, month) already snapshotted today is left alone. Returns the snapshots written."""
+    from kam.org.selectors import QUOTA_ROLES, quota_amounts
+
+    current = today.replace(day=1)
+    months = [current, selectors._next_month(current)]
+    months.append(selectors._next_month(months[-1]))
+    people = list(User.objects.filter(is_active=True, role__in=QUOTA_ROLES).values_list("pk", flat=True))
+    taken = set(ForecastSnapshot.objects.filter(taken_on=today).values_list("owner_id", "month"))
+    live = selectors.pipeline_by_month(owner_ids=people, first_month=months[0], last_month=months[-1])
+    quotas = quota_amounts(user_ids=people, first_month=months[0], last_month=months[-1])
+    credits = selectors.credited_sales(owner_ids=people, first_month=current, last_month=current)
+    statistical = dict(
+        ((owner, month), amount) for owner, month, amount in OwnerForecastMonth.objects.filter(
+            owner_id__in=people, month__in=months, is_backtest=False).values_list("owner_id", "month", "statistical")
+    )  # fmt: skip
+    rows = []
+    for owner in people:
+        for month in months:
+            if (owner, month) in taken:
+                continue
+            actual = credits.get((owner, month), (Decimal(0),))[0]
+            figures = selectors.forecast_figures(actual, live.get((owner, month)))
+            rows.append(ForecastSnapshot(owner_id=owner, month=month, taken_on=today, quota=quotas.get((owner, month)),
+                                         statistical=statistical.get((owner, month), Decimal(0)), **figures))  # fmt: skip
+    ForecastSnapshot.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    return len(rows)
+
+
 # --- funnel, result review, archive (ANA-3) [h3]
+
+
+def _set_archived(*, actor, opportunity: Opportunity, version, archived: bool) -> Opportunity:
+    opportunity = lock(Opportunity, opportunity.pk, version)
+    if opportunity.is_archived == archived:
+        return opportunity
+    cell = funnel_cell_of(opportunity)
+    opportunity.is_archived = archived
+    opportunity.version += 1
+    opportunity.save(update_fields=["is_archived", "version", "updated_at"])
+    funnel_cells_move(cell, funnel_cell_of(opportunity))
+    audit.record(actor=actor, action=AuditAction.ARCHIVE if archived else AuditAction.RESTORE, target=opportunity,
+                 account_id=opportunity.account_id, changes={"is_archived": [not archived, archived]})  # fmt: skip
+    return opportunity
+
+
+@transaction.atomic
+def opportunity_archive(*, actor, opportunity: Opportunity, version=None) -> Opportunity:
+    """Archive an opportunity (nothing is deleted): it leaves the lists, the board, the funnel, the review and
+    the forecasts, and stays reachable by its address; a stale `version` is a 409."""
+    return _set_archived(actor=actor, opportunity=opportunity, version=version, archived=True)
+
+
+@transaction.atomic
+def opportunity_restore(*, actor, opportunity: Opportunity, version=None) -> Opportunity:
+    """Bring an archived opportunity back into the lists and figures; a stale `version` is a 409."""
+    return _set_archived(actor=actor, opportunity=opportunity, version=version, archived=False)
 
 
 # --- work plans (PIPE-4) and weekly report (GOV-8) [h4]
 
+WORK_PLAN_ITEM_FIELDS = ("account", "kind", "planned", "note")
+
+
+def may_edit_work_plan(actor, owner) -> bool:
+    """A plan is written by its owner, or by a KA head / administrator for the people in their scope."""
+    if not (actor and actor.is_authenticated and actor.is_active):
+        return False
+    if actor.pk == owner.pk:
+        return True
+    return actor.role in scopes.SCOPE_EDITORS and scopes.visible_sales_people(actor).filter(pk=owner.pk).exists()
+
+
+def _work_plan_snapshot(plan: WorkPlan, items) -> dict:
+    return {"note": plan.note, "items": [[i.account_id, i.kind, i.planned, i.note] for i in items]}
+
+
+def _clean_int(value):
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _work_plan_items(owner, items, errors: dict) -> list[WorkPlanItem]:
+    """The items as unsaved rows; every problem goes into `errors` as items.<n>.<field> (n from 0)."""
+    max_items, max_planned = settings.KAM["WORK_PLAN_MAX_ITEMS"], settings.KAM["WORK_PLAN_MAX_PLANNED"]
+    if not isinstance(items, (list, tuple)):
+        errors["items"] = [_("Give a list of items.")]
+        return []
+    if len(items) > max_items:
+        errors["items"] = [_("Give at most %(n)s items.") % {"n": max_items}]
+        return []
+    account_ids = [_clean_int(i.get("account")) for i in items if isinstance(i, dict) and i.get("account")]
+    visible = set(
+        scopes.visible_accounts(owner).filter(pk__in=[a for a in account_ids if a]).values_list("pk", flat=True)
+    )
+    rows, seen = [], set()
+    for n, item in enumerate(items):
+        name = f"items.{n}"
+        if not isinstance(item, dict):
+            errors[name] = [_("Give the item's fields.")]
+            continue
+        for key in sorted(set(item) - set(WORK_PLAN_ITEM_FIELDS)):
+            errors[f"{name}.{key}"] = [_("Unknown field.")]
+        account_id = None
+        if item.get("account") not in (None, ""):
+            account_id = _clean_int(item["account"])
+            if account_id not in visible:
+                errors[f"{name}.account"] = [_("Pick an account the plan's owner can see.")]
+        kind = item.get("kind") or ""
+        if kind not in ActivityKind.values:
+            errors[f"{name}.kind"] = [_("Choose one of: %(c)s.") % {"c": ", ".join(ActivityKind.values)}]
+        planned = _clean_int(item.get("planned"))
+        if planned is None or not 1 <= planned <= max_planned:
+            errors[f"{name}.planned"] = [_("Give a whole number from 1 to %(max)s.") % {"max": max_planned}]
+        note = item.get("note") or ""
+        if not isinstance(note, str) or len(note.strip()) > 500:
+            errors[f"{name}.note"] = [_("Ensure this value has at most %(n)s characters.") % {"n": 500}]
+            note = ""
+        if (account_id, kind) in seen:
+            errors.setdefault(f"{name}.kind", [_("This kind is planned twice for the same account.")])
+        seen.add((account_id, kind))
+        rows.append(WorkPlanItem(account_id=account_id, kind=kind, planned=planned or 1, note=note.strip()))
+    return rows
+
+
+@transaction.atomic
+def work_plan_set(*, actor, owner, month: date, items, note: str | None = None, version=None) -> WorkPlan:
+    """Write a person's plan for a month (PIPE-4): create it, or replace its items, all or nothing.
+
+    Each item plans `planned` activities of a kind (an ActivityKind), at an account the owner can see or at
+    any account; errors name the item and field (items.<n>.<field>, n from 0). An existing plan needs the
+    `version` read (a stale one is a 409). The owner writes their own plan; a KA head / administrator those
+    of the people in their scope (others: 403)."""
+    if not may_edit_work_plan(actor, owner):
+        raise PermissionDenied(_("You may not change this person's work plan."))
+    month = month.replace(day=1)
+    errors: dict = {}
+    if note is not None and (not isinstance(note, str) or len(note) > 4000):
+        errors["note"] = [_("Ensure this value has at most %(n)s characters.") % {"n": 4000}]
+    rows = _work_plan_items(owner, items, errors)
+    plan = WorkPlan.objects.select_for_update().filter(owner=owner, month=month).first()
+    if plan is not None and (version is None or str(version).strip() == ""):
+        errors["version"] = [_("Give the version you read.")]
+    if errors:
+        raise ValidationError(errors)
+    if plan is None:
+        plan = WorkPlan(owner=owner, month=month, note=(note or "").strip())
+        try:
+            with transaction.atomic():
+                plan.save()
+        except IntegrityError:  # written meanwhile by someone else
+            raise ConflictError(WorkPlan.objects.get(owner=owner, month=month)) from None
+        before = None
+    else:
+        plan = lock(WorkPlan, plan.pk, version)
+        before = _work_plan_snapshot(plan, plan.items.order_by("id"))
+        if note is not None:
+            plan.note = note.strip()
+    after = _work_plan_snapshot(plan, rows)
+    if before is None or after != before:
+        plan.items.all().delete()
+        for row in rows:
+            row.plan = plan
+        WorkPlanItem.objects.bulk_create(rows)
+        if before is not None:
+            plan.version += 1
+            plan.save()
+        action = AuditAction.CREATE if before is None else AuditAction.UPDATE
+        _record(actor, action, plan, None, audit.diff(before or {}, after))
+    return plan
+
 
 # --- samples, costs, positioning pages (PIPE-3, PIPE-5, PIPE-8) [h5]
+
+
+def _archive(model, obj, *, actor, version, reason: str):
+    """Archive a sample or a cost recorded by mistake: it leaves the lists, the gate's auto-check and the
+    cost figures, and is kept; a stale `version` is a 409."""
+    obj = lock(model, obj.pk, version)
+    if obj.is_archived:
+        return obj
+    obj.is_archived = True
+    obj.version += 1
+    obj.save()
+    audit.record(actor=actor, action=AuditAction.ARCHIVE, target=obj, account_id=obj.account_id,
+                 changes={"is_archived": [False, True]}, extra={"reason": (reason or "")[:500]})  # fmt: skip
+    return obj
+
+
+@transaction.atomic
+def sample_archive(*, actor, sample: Sample, version=None, reason: str = "") -> Sample:
+    """Archive a sample (PIPE-8); an archived accepted sample no longer satisfies the gate."""
+    return _archive(Sample, sample, actor=actor, version=version, reason=reason)
+
+
+@transaction.atomic
+def development_cost_archive(*, actor, cost: DevelopmentCost, version=None, reason: str = "") -> DevelopmentCost:
+    """Archive a development cost (PIPE-5); it no longer counts in the account's cost and return."""
+    return _archive(DevelopmentCost, cost, actor=actor, version=version, reason=reason)
