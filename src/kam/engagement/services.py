@@ -45,6 +45,7 @@ from kam.engagement.models import (
 from kam.messaging import services as messaging_services
 from kam.messaging.models import Message
 from kam.org.models import Role
+from kam.org.selectors import nearest_heads
 
 User = get_user_model()
 
@@ -594,17 +595,6 @@ def reminders_for_day(*, day: date) -> int:
     return made[0]
 
 
-def _supervisors(department, heads: list) -> list:
-    """The KA heads nearest above (or in) a department: those of the deepest department on its path."""
-    if department is None:
-        return []
-    above = [h for h in heads if department.path.startswith(h.department.path)]
-    if not above:
-        return []
-    deepest = max(len(h.department.path) for h in above)
-    return [h for h in above if len(h.department.path) == deepest]
-
-
 # Fortnightly reviews fall on the even weeks counted from this Monday: every other week, also across
 # the turn of a year (ISO week numbers would give two odd weeks in a row after a 53-week year).
 FORTNIGHT_EPOCH = date(2024, 1, 1)
@@ -627,7 +617,7 @@ def cadence_review_for_week(*, day: date) -> int:
                      .select_related("department", "notification_settings"))  # fmt: skip
         by_head: dict = {}
         for breach in selectors.cadence_breaches_in(Account.objects.all(), day):
-            for head in _supervisors(breach.account.department, heads):
+            for head in nearest_heads(breach.account.department, heads):
                 by_head.setdefault(head, []).append(breach)
         reminders = []
         for head, breaches in by_head.items():

@@ -210,3 +210,16 @@ def quota_completion(viewer, *, year: int, period: str = "month", department=Non
         company = _row("company", periods, year, q, a, label=_("company total"))
     return {"year": year, "period": period, "periods": [label for label, _months in periods], "people": rows,
             "teams": team_rows, "company": company, "currency": "CNY"}  # fmt: skip
+
+
+def nearest_heads(department, heads: list) -> list:
+    """The supervisors of a department: of the given active KA heads, those of the department itself or, if it
+    has none, of its nearest ancestor that has one (the deepest department on its path). Used by the weekly
+    cadence review and the weekly sales report."""
+    if department is None:
+        return []
+    above = [h for h in heads if department.path.startswith(h.department.path)]
+    if not above:
+        return []
+    deepest = max(len(h.department.path) for h in above)
+    return [h for h in above if len(h.department.path) == deepest]

@@ -71,18 +71,6 @@ def report_managers(actor=None):
     return managers.select_related("department").order_by("pk")
 
 
-def supervisors(department, heads: list) -> list:
-    """The active KA heads of a department or, if it has none, of its nearest ancestor that has one (the same
-    rule as the weekly cadence review)."""
-    if department is None:
-        return []
-    above = [h for h in heads if department.path.startswith(h.department.path)]
-    if not above:
-        return []
-    deepest = max(len(h.department.path) for h in above)
-    return [h for h in above if len(h.department.path) == deepest]
-
-
 def _previous_reports(manager_ids: list[int], week_start: date) -> dict[int, WeeklyReport]:
     """Each manager's latest report before the week, in one query."""
     latest = (WeeklyReport.objects.filter(manager_id=OuterRef("manager_id"), week_start__lt=week_start)
@@ -269,7 +257,7 @@ def _generate(week_start: date, actor) -> list[WeeklyReport]:
     figures = weekly_figures(todo, week_start) if todo else {}
     heads = list(User.objects.filter(role=Role.KA_HEAD, is_active=True, department__isnull=False)
                  .select_related("department"))  # fmt: skip
-    heads_of = {pk: supervisors(managers[pk].department, heads) for pk in todo}
+    heads_of = {pk: org_selectors.nearest_heads(managers[pk].department, heads) for pk in todo}
     now = timezone.now()
     new, refreshed = [], []
     for pk in todo:
