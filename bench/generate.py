@@ -23,6 +23,12 @@ over the last two years with the contacts met (M2M), the owner as participant, ~
 follow-up task due around today. Run on an archive it generated earlier at the same size without
 activities, it adds just the activities (accounts and contacts stay).
 
+With --opportunities N / --sales N (issue 3; or BENCH_OPPORTUNITIES / BENCH_SALES) it also writes N
+opportunities with their stage history (see OpportunityGenerator) and N sales lines over 36 months (see
+SalesGenerator), then the monthly aggregates, the funnel cells, a quota per manager and month of this year
+and the statistical forecasts through the services' own recompute functions. Like the activities, each
+is added to an archive generated earlier without it.
+
 Running it again on a database it already filled at the same size does nothing (a marker file
 in KAM_DATA_DIR records what was generated, activities included); a database with other data is
 refused.
@@ -663,6 +669,421 @@ def add_activities(n: int, seed: int) -> float:
     return time.monotonic() - started
 
 
+# ---------------------------------------------------------------------------------------------
+# opportunities, sales lines and quotas (issue 3): added to an archive generated before
+
+
+PRODUCT_LINES = {"工业阀门": ["DN50 球阀", "DN80 闸阀", "蝶阀", "调节阀"], "仪器仪表": ["压力变送器", "流量计", "液位计"],
+                 "自动化系统": ["PLC 控制柜", "DCS 模块", "SCADA 软件"], "售后服务": ["年度维保", "备件包", "现场调试"],
+                 "耗材": ["密封件", "滤芯", "垫片"]}  # fmt: skip
+COMPETITORS = [
+    "艾默生",
+    "西门子",
+    "霍尼韦尔",
+    "横河电机",
+    "ABB",
+    "施耐德电气",
+    "中控技术",
+    "和利时",
+    "川仪股份",
+    "福斯",
+]
+OPPORTUNITY_SOURCES = ["老客户推荐", "展会", "官网咨询", "招标信息", "电话营销", "渠道伙伴", "客户来电"]
+STOP_REASONS = [
+    "客户项目取消",
+    "预算冻结，暂停采购",
+    "需求变更，不再匹配",
+    "客户被并购，决策链变化",
+    "我方评估无盈利空间",
+]
+LOSS_REASONS = ["价格高于竞争对手", "技术方案未被采纳", "交期无法满足", "客户决策层关系不足", "竞争对手已有长期合同"]
+LESSONS = ["尽早接触决策人", "报价前确认预算", "提前安排样品测试", "加强技术交流", "关注竞争对手动态"]
+# Status shares (issue 3 benchmark): ~55 % open, 20 % won, 20 % lost, 5 % stopped.
+STATUS_WEIGHTS = {"open": 55, "won": 20, "lost": 20, "stopped": 5}
+OPEN_STAGE_WEIGHTS = [40, 30, 20, 10]  # an open opportunity in the 1st … 4th open stage
+# Forecast categories by the stage an open opportunity is in (pipeline, best_case, commit, omitted).
+CATEGORY_WEIGHTS = {1: [80, 10, 2, 8], 2: [60, 25, 8, 7], 3: [35, 40, 20, 5], 4: [15, 35, 45, 5]}
+CATEGORIES = ["pipeline", "best_case", "commit", "omitted"]
+# Month of year → sales weight: the Spring Festival (Jan/Feb) low, half-year and year-end highs.
+SEASON = {1: 0.8, 2: 0.55, 3: 1.0, 4: 1.0, 5: 1.05, 6: 1.25, 7: 0.95, 8: 0.9, 9: 1.05, 10: 0.9, 11: 1.1, 12: 1.45}
+SALES_MONTHS = 36
+SALES_SHARE = 0.6  # accounts with sales lines
+SALES_BATCH = 200_000
+OPPORTUNITY_BATCH = 50_000
+
+
+def _months_back(today: date, n: int) -> list[date]:
+    """The first days of the last n months, oldest first, the current month last."""
+    months, year, month = [], today.year, today.month
+    for _ in range(n):
+        months.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+def _check_columns(model, columns: list[str]) -> None:
+    concrete = {f.column for f in model._meta.concrete_fields}
+    assert concrete == set(columns), f"{model.__name__}'s columns changed: {concrete ^ set(columns)}"
+
+
+class OpportunityGenerator:
+    """Opportunities at the generated accounts with their stage history (StageChange, one row per move).
+
+    Owner and creator: the account's owner. Created over the last three years; ~55 % open (spread over
+    the four open stages, expected to close within the next 12 months, ~15 % of them overdue), 20 % won,
+    20 % lost and 5 % stopped (with reason and review; closed_in_stage where they ended). reached_order is
+    the furthest open/won stage, as the services keep it. Accounts are picked skewed (some have many)."""
+
+    def __init__(self, *, opportunities: int, seed: int):
+        from django.utils import timezone
+
+        self.n = opportunities
+        self.rng = random.Random(seed * 37 + 11)
+        self.today = timezone.localdate()
+        self.changes = 0
+
+    def run(self) -> None:
+        from django.db import connection, transaction
+        from django.utils import timezone
+
+        from kam.accounts.models import Account
+        from kam.sales.models import Opportunity, Pipeline, StageChange, StageKind
+
+        started = time.monotonic()
+        rng, today = self.rng, self.today
+        adapt = connection.ops.adapt_datetimefield_value
+        columns = ["id", "created_at", "updated_at", "version", "account_id", "pipeline_id", "stage_id", "name", "amount",
+                   "currency", "expected_close", "owner_id", "product_lines", "competitors", "next_step", "source",
+                   "status", "closed_at", "close_reason", "review_what_happened", "review_competitor", "review_lesson",
+                   "forecast_category", "spin_situation", "spin_problem", "spin_implication", "spin_need_payoff",
+                   "stage_entered_at", "reached_order", "closed_in_stage_id", "is_archived", "created_by_id"]  # fmt: skip
+        change_columns = ["id", "opportunity_id", "from_stage_id", "to_stage_id", "at", "by_id", "note"]
+        _check_columns(Opportunity, columns)
+        _check_columns(StageChange, change_columns)
+        pipeline = Pipeline.objects.get(is_default=True)
+        stages = list(pipeline.stages.order_by("order"))
+        open_stages = [s for s in stages if s.kind == StageKind.OPEN]
+        won = next(s for s in stages if s.kind == StageKind.WON)
+        lost = next(s for s in stages if s.kind == StageKind.LOST)
+        accounts = list(Account.objects.filter(is_archived=False, owner__isnull=False).order_by("pk")
+                        .values_list("pk", "owner_id"))  # fmt: skip
+        weights = [rng.expovariate(1.0) ** 2 for _ in accounts]
+        cumulative, total = [], 0.0
+        for weight in weights:
+            total += weight
+            cumulative.append(total)
+        picks = rng.choices(accounts, cum_weights=cumulative, k=self.n)
+        statuses, status_weights = list(STATUS_WEIGHTS), list(STATUS_WEIGHTS.values())
+        now = timezone.now()
+        day_start = timezone.make_aware(datetime.combine(today, datetime.min.time()))
+        lines = list(PRODUCT_LINES)
+        opportunity_pk, change_pk = next_id(Opportunity), next_id(StageChange)
+        rows, changes = [], []
+        done = 0
+
+        def flush():
+            nonlocal rows, changes
+            with transaction.atomic():
+                insert_rows(Opportunity, columns, rows)
+                insert_rows(StageChange, change_columns, changes)
+            self.changes += len(changes)
+            rows, changes = [], []
+
+        for account_id, owner_id in picks:
+            status = rng.choices(statuses, status_weights)[0]
+            # Closed ones over the last three years; open ones mostly recent (a few stale for years).
+            age = rng.randint(1, 3 * 365) if status != "open" else min(3 * 365, 1 + int(rng.expovariate(1 / 200)))
+            created = day_start - timedelta(days=age, hours=-rng.randint(8, 18), minutes=-rng.randrange(60))
+            if status == "open":
+                reached = rng.choices([1, 2, 3, 4], OPEN_STAGE_WEIGHTS)[0]
+                end = now
+            else:
+                reached = 4 if status == "won" else rng.choices([1, 2, 3, 4], [35, 30, 22, 13])[0]
+                end = min(now - timedelta(hours=1), created + timedelta(days=rng.randint(20, 360)))
+            path = open_stages[:reached]
+            if len(path) > 2 and rng.random() < 0.1:  # now and then a stage skipped
+                path = [path[0], *path[2:]]
+            if status == "won":
+                path = [*path, won]
+            elif status == "lost":
+                path = [*path, lost]
+            span = max((end - created).total_seconds(), 60)
+            moments = sorted(rng.random() * span for _ in range(len(path) - 1))
+            times = [created] + [created + timedelta(seconds=s) for s in moments]
+            if status in ("won", "lost"):
+                times[-1] = end  # the move to won / lost closes it
+            previous = None
+            for stage, at in zip(path, times, strict=True):
+                changes.append((change_pk, opportunity_pk, previous.pk if previous else None, stage.pk, adapt(at),
+                                owner_id, ""))  # fmt: skip
+                change_pk += 1
+                previous = stage
+            current = path[-1]
+            last_open = reached if status != "won" else won.order
+            amount = Decimal(max(10_000, round(rng.lognormvariate(12.2, 1.1), -3)))
+            product_lines = rng.sample(lines, rng.choice([1, 1, 1, 2]))
+            competitors = rng.sample(COMPETITORS, rng.choice([0, 1, 1, 2, 2, 3]))
+            closed_at = close_reason = what_happened = lesson = review_competitor = ""
+            closed_in = None
+            next_step = ""
+            if status == "open":
+                if rng.random() < 0.15:  # overdue
+                    expected = today - timedelta(days=rng.randint(1, 90))
+                else:
+                    expected = today + timedelta(days=rng.randint(0, 365))
+                category = rng.choices(CATEGORIES, CATEGORY_WEIGHTS[open_stages.index(current) + 1])[0]
+                next_step = rng.choice(NEXT_STEPS)
+                closed_at = None
+            else:
+                expected = (end + timedelta(days=rng.randint(-30, 30))).date()
+                closed_at = adapt(end)
+                category = "commit" if status == "won" else rng.choice(CATEGORIES)
+                if status != "won":
+                    closed_in = open_stages[reached - 1].pk if path[-1] == lost else current.pk
+                    close_reason = rng.choice(LOSS_REASONS if status == "lost" else STOP_REASONS)
+                    what_happened = close_reason + "，" + rng.choice(["客户最终选择了其他供应商", "项目评审未通过",
+                                                                      "客户内部调整", "预算未获批准"])  # fmt: skip
+                    lesson = rng.choice(LESSONS)
+                    if status == "lost" and competitors and rng.random() < 0.8:
+                        review_competitor = rng.choice(competitors)
+            name = f"{rng.choice([2024, 2025, 2026])}年{product_lines[0]}{rng.choice(['采购', '改造', '扩产', '替换', '维保'])}项目"
+            rows.append((opportunity_pk, adapt(created), adapt(times[-1]), len(path), account_id, pipeline.pk, current.pk,
+                         name, str(amount), "CNY", expected.isoformat(), owner_id,
+                         json.dumps(product_lines, ensure_ascii=False), json.dumps(competitors, ensure_ascii=False),
+                         next_step, rng.choice(OPPORTUNITY_SOURCES), status, closed_at, close_reason, what_happened,
+                         review_competitor, lesson, category, "", "", "", "", adapt(times[-1]), last_open, closed_in,
+                         False, owner_id))  # fmt: skip
+            opportunity_pk += 1
+            done += 1
+            if len(rows) >= OPPORTUNITY_BATCH:
+                flush()
+                if done % 100_000 < OPPORTUNITY_BATCH:
+                    log(f"opportunities: {done:,}")
+        flush()
+        seconds = time.monotonic() - started
+        log(f"opportunities: {done:,} with {self.changes:,} stage changes in {seconds:.0f} s")
+
+
+class SalesGenerator:
+    """Sales lines (SalesRecord) over the last 36 months for SALES_SHARE of the accounts.
+
+    Heavy-tailed like real revenue: each account gets a Pareto weight (α 1.05, capped), its number of lines
+    grows with the square root of the weight and the size of its lines too, so about a fifth of the accounts
+    make about four fifths of the revenue. Months follow a seasonal pattern (Spring Festival low, June and
+    December high) and a per-account trend. Orders of 1–6 lines on one day; ~1 % returns. Credited to the
+    account's owner. Order numbers are generated ascending and the accounts walked in id order, so the
+    unique (order, line) index and the (account, date) index are appended to rather than updated at random
+    (no need to drop them). The monthly aggregates are then rebuilt by sales_months_recompute()."""
+
+    def __init__(self, *, lines: int, seed: int):
+        from django.utils import timezone
+
+        self.n = lines
+        self.rng = random.Random(seed * 41 + 3)
+        self.today = timezone.localdate()
+
+    def _sizes(self, n_accounts: int) -> tuple[list[int], list[float]]:
+        rng = self.rng
+        weights = [min(rng.paretovariate(1.05), 3000.0) for _ in range(n_accounts)]
+        roots = [w**0.5 for w in weights]
+        total = sum(roots)
+        sizes = [int(self.n * r / total) for r in roots]
+        for _ in range(self.n - sum(sizes)):
+            sizes[rng.randrange(n_accounts)] += 1
+        return sizes, roots
+
+    def run(self, actor_id: int) -> None:
+        from django.db import connection, transaction
+        from django.utils import timezone
+
+        from kam.accounts.models import Account
+        from kam.sales.models import SalesImport, SalesImportStatus, SalesRecord
+
+        started = time.monotonic()
+        rng, today = self.rng, self.today
+        columns = ["account_id", "order_number", "line_number", "date", "product_line", "product", "quantity", "amount",
+                   "gross_margin", "currency", "is_return", "source", "sales_import_id", "created_by_id",
+                   "credited_to_id", "created_at"]  # fmt: skip
+        _check_columns(SalesRecord, ["id", *columns])
+        accounts = list(Account.objects.filter(owner__isnull=False).order_by("pk").values_list("pk", "owner_id"))
+        chosen = sorted(rng.sample(range(len(accounts)), int(len(accounts) * SALES_SHARE)))
+        accounts = [accounts[i] for i in chosen]
+        sizes, scales = self._sizes(len(accounts))
+        batch_import = SalesImport.objects.create(created_by_id=actor_id, file_name="bench-generated.csv",
+                                                  status=SalesImportStatus.DONE, rows=self.n, created=self.n)  # fmt: skip
+        stamp = str(connection.ops.adapt_datetimefield_value(timezone.now()))
+        tail = ("CNY",)
+        months = _months_back(today, SALES_MONTHS)
+        # Per month: its days as ISO texts (the current month up to yesterday).
+        month_days = []
+        for first in months:
+            last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+            last = min(last, today - timedelta(days=1))
+            month_days.append([(first + timedelta(days=d)).isoformat() for d in range((last - first).days + 1)] or
+                              [first.isoformat()])  # fmt: skip
+        season = [SEASON[m.month] for m in months]
+        product_lines = list(PRODUCT_LINES)
+        products = [PRODUCT_LINES[p] for p in product_lines]
+        pg = connection.vendor == "postgresql"
+        table = connection.ops.quote_name(SalesRecord._meta.db_table)
+        names = ", ".join(columns)
+        order = 0
+        rows: list = []
+        done = 0
+        revenue_by_account = []
+
+        def flush():
+            nonlocal rows
+            with transaction.atomic(), connection.cursor() as cursor:
+                if pg:
+                    with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                        copy.write("".join(rows))
+                else:
+                    cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})",
+                                       rows)  # fmt: skip
+            rows = []
+
+        constants = ("import", batch_import.pk, actor_id)
+        pg_tail_1 = "\tCNY\t"
+        pg_tail_2 = f"\timport\t{batch_import.pk}\t{actor_id}\t"
+        for (account_id, owner_id), size, scale in zip(accounts, sizes, scales, strict=True):
+            if not size:
+                revenue_by_account.append(0)
+                continue
+            # Trend: −20 % … +50 % over the three years; seasonality; each month's share of the lines.
+            growth = rng.uniform(-0.2, 0.5)
+            cumulative, total = [], 0.0
+            for index, weight in enumerate(season):
+                total += weight * (1 + growth * index / (SALES_MONTHS - 1))
+                cumulative.append(total)
+            line_months = rng.choices(range(SALES_MONTHS), cum_weights=cumulative, k=size)
+            price = max(20, int(300 * scale))
+            written = 0
+            revenue = 0
+            while written < size:
+                order += 1
+                order_number = f"G{order:010d}"
+                days = month_days[line_months[written]]
+                day = days[rng.randrange(len(days))]
+                count = min(size - written, rng.choice((1, 1, 2, 2, 3, 4, 5, 6)))
+                for line in range(1, count + 1):
+                    index = rng.randrange(5)
+                    quantity = rng.randint(1, 200)
+                    amount = quantity * rng.randint(price // 2, price * 2)
+                    margin = amount * rng.randint(5, 40) // 100
+                    if rng.random() < 0.01:  # a return
+                        quantity, amount, margin, flag = -quantity, -amount, -margin, 1
+                    else:
+                        flag = 0
+                    revenue += amount
+                    product_line = product_lines[index]
+                    product = rng.choice(products[index])
+                    if pg:
+                        rows.append(f"{account_id}\t{order_number}\t{line}\t{day}\t{product_line}\t{product}\t"
+                                    f"{quantity}\t{amount}.00\t{margin}.00{pg_tail_1}{flag}{pg_tail_2}{owner_id}\t"
+                                    f"{stamp}\n")  # fmt: skip
+                    else:
+                        rows.append((account_id, order_number, line, day, product_line, product, quantity,
+                                     f"{amount}.00", f"{margin}.00", *tail, flag, *constants, owner_id, stamp))  # fmt: skip
+                written += count
+            revenue_by_account.append(revenue)
+            done += size
+            if len(rows) >= SALES_BATCH:
+                flush()
+                if done % 1_000_000 < SALES_BATCH:
+                    log(f"sales lines: {done:,} ({done / (time.monotonic() - started):,.0f}/s)")
+        flush()
+        seconds = time.monotonic() - started
+        revenue_by_account.sort(reverse=True)
+        top = sum(revenue_by_account[: len(revenue_by_account) // 5]) / max(1, sum(revenue_by_account))
+        log(f"sales lines: {done:,} in {seconds:.0f} s ({done / max(seconds, 0.001):,.0f}/s) at {len(accounts):,} "
+            f"accounts, {order:,} orders; the top 20 % of these accounts make {top:.0%} of the revenue")  # fmt: skip
+
+
+def add_quotas() -> int:
+    """A quota for every active KA manager and month of the current year: the sales credited to them in the
+    same month a year before, raised 5–25 % and rounded to 10,000 CNY (at least 100,000)."""
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from kam.org.models import Quota, Role, User
+    from kam.sales.models import SalesCredit
+
+    rng = random.Random(SEED)
+    year = timezone.localdate().year
+    credits = {(owner, month.month): amount for owner, month, amount in
+               SalesCredit.objects.filter(month__year=year - 1).values_list("owner_id", "month")
+               .annotate(a=Sum("amount")).values_list("owner_id", "month", "a")}  # fmt: skip
+    managers = list(User.objects.filter(role=Role.KA_MANAGER, is_active=True).values_list("pk", flat=True))
+    existing = set(Quota.objects.filter(month__year=year, user__isnull=False).values_list("user_id", "month__month"))
+    quotas = []
+    for user_id in managers:
+        for month in range(1, 13):
+            if (user_id, month) in existing:
+                continue
+            base = credits.get((user_id, month)) or Decimal(0)
+            amount = max(Decimal(100_000), (base * Decimal(str(rng.uniform(1.05, 1.25)))).quantize(Decimal("1e4")))
+            quotas.append(Quota(user_id=user_id, month=date(year, month, 1), amount=amount))
+    Quota.objects.bulk_create(quotas, batch_size=1000)
+    return len(quotas)
+
+
+def add_opportunities(n: int, seed: int) -> float:
+    from django.db import connection
+
+    from kam.sales.models import Opportunity, StageChange
+
+    started = time.monotonic()
+    _bulk_pragmas(connection)
+    with DroppedIndexes(Opportunity):
+        OpportunityGenerator(opportunities=n, seed=seed).run()
+    reset_sequences([Opportunity, StageChange])
+    from kam.sales import services
+
+    step = time.monotonic()  # the funnel's and the forecast's cells, kept by the services, rebuilt after a bulk load
+    log(f"funnel and pipeline cells: {services.opportunity_cells_recompute():,} in {time.monotonic() - step:.0f} s")
+    return time.monotonic() - started
+
+
+def add_sales(n: int, seed: int) -> dict:
+    """n sales lines, their monthly aggregates, the quotas, and (if the services have it) the statistical
+    forecasts; the seconds of each step."""
+    from django.db import connection
+
+    from kam.org.models import User
+    from kam.sales import services
+    from kam.sales.models import SalesImport, SalesRecord
+
+    seconds = {}
+    started = time.monotonic()
+    _bulk_pragmas(connection)
+    admin = User.objects.get(username=BENCH_ADMIN)
+    SalesGenerator(lines=n, seed=seed).run(admin.pk)
+    reset_sequences([SalesRecord, SalesImport])
+    seconds["sales_seconds"] = round(time.monotonic() - started, 1)
+    step = time.monotonic()
+    months = services.sales_months_recompute()
+    seconds["sales_months_seconds"] = round(time.monotonic() - step, 1)
+    log(f"monthly aggregates: {months:,} account-months in {seconds['sales_months_seconds']:.0f} s")
+    step = time.monotonic()
+    log(f"quotas: {add_quotas():,} in {time.monotonic() - step:.0f} s")
+    if hasattr(services, "statistical_forecasts_recompute"):
+        step = time.monotonic()
+        services.statistical_forecasts_recompute()
+        seconds["forecasts_seconds"] = round(time.monotonic() - step, 1)
+        log(f"statistical forecasts in {seconds['forecasts_seconds']:.0f} s")
+    else:
+        log("no statistical_forecasts_recompute() yet: no statistical forecasts generated")
+    return seconds
+
+
+def _bulk_pragmas(connection) -> None:
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=OFF")
+            cursor.execute("PRAGMA cache_size=-1048576")
+
+
 def analyze() -> None:
     """Refresh the planner statistics (PostgreSQL's autovacuum would do this on its own)."""
     from django.db import connection
@@ -680,6 +1101,13 @@ def main(argv=None) -> int:
     parser.add_argument("--activities", type=int, default=0,
                         help="activities to add (with contacts met, participants, ~5 %% open tasks); 0: none. "
                              "Added to an archive generated earlier at the same size, too")  # fmt: skip
+    parser.add_argument("--opportunities", type=int, default=int(os.environ.get("BENCH_OPPORTUNITIES", 0)),
+                        help="opportunities to add, with their stage history (issue 3; env BENCH_OPPORTUNITIES); "
+                             "0: none. Added to an archive generated earlier, too")  # fmt: skip
+    parser.add_argument("--sales", type=int, default=int(os.environ.get("BENCH_SALES", 0)),
+                        help="sales lines to add over 36 months, with monthly aggregates, quotas and statistical "
+                             "forecasts (issue 3; env BENCH_SALES); 0: none. Added to an archive generated earlier, "
+                             "too")  # fmt: skip
     parser.add_argument("--managers", type=int, default=200)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--analyze", choices=["auto", "yes", "no"], default="auto",
@@ -693,6 +1121,7 @@ def main(argv=None) -> int:
     from kam.accounts.models import Account
     from kam.engagement.models import Activity
     from kam.org.models import User
+    from kam.sales.models import Opportunity, SalesRecord
 
     call_command("migrate", interactive=False, verbosity=0)
     marker = settings.DATA_DIR / "bench-generated.json"
@@ -700,44 +1129,54 @@ def main(argv=None) -> int:
               "database": connection.vendor}  # fmt: skip
     state = json.loads(marker.read_text()) if marker.exists() else {}
     run_analyze = args.analyze == "yes" or (args.analyze == "auto" and connection.vendor == "postgresql")
+    started = time.monotonic()
     if Account.objects.exists() or User.objects.exists():
         if state.get("size") != wanted:
             print("The database already has other data; point KAM_DATA_DIR / KAM_DATABASE_URL at an empty one.",
                   file=sys.stderr)  # fmt: skip
             return 2
-        have = state.get("activities", 0)
-        if args.activities in (0, have):
-            log(f"already generated at this size ({args.accounts:,} accounts, {args.contacts:,} contacts, "
-                f"{have:,} activities); nothing to do")  # fmt: skip
-            return 0
-        if have or Activity.objects.exists():
-            print(f"The database already has {Activity.objects.count():,} activities (wanted {args.activities:,}); "
+        fresh = False
+    else:
+        if args.accounts < 1 or args.contacts < args.accounts:
+            print("Give at least one account and at least one contact per account.", file=sys.stderr)
+            return 2
+        log(f"generating {args.accounts:,} accounts and {args.contacts:,} contacts into {connection.vendor}")
+        Generator(accounts=args.accounts, contacts=args.contacts, seed=args.seed).run(args.managers)
+        state = {"size": wanted, "generation_seconds": round(time.monotonic() - started, 1)}
+        marker.write_text(json.dumps(state, indent=2))
+        fresh = True
+    # What is added on top of the accounts and contacts, each once (the marker records it): the number
+    # wanted, what is there, how to add it. Another number than the one generated is refused.
+    extras = [
+        ("activities", args.activities, Activity, lambda: {"activities_seconds": round(add_activities(args.activities, args.seed), 1)}),
+        ("opportunities", args.opportunities, Opportunity,
+         lambda: {"opportunities_seconds": round(add_opportunities(args.opportunities, args.seed), 1)}),
+        ("sales", args.sales, SalesRecord, lambda: add_sales(args.sales, args.seed)),
+    ]  # fmt: skip
+    added = False
+    for name, number, model, add in extras:
+        have = state.get(name, 0)
+        if number in (0, have):
+            continue
+        if have or model.objects.exists():
+            print(f"The database already has {model.objects.count():,} {name} (wanted {number:,}); "
                   "generate into an empty one.", file=sys.stderr)  # fmt: skip
             return 2
-        log(f"adding {args.activities:,} activities to {args.accounts:,} accounts in {connection.vendor}")
-        seconds = add_activities(args.activities, args.seed)
-        if run_analyze:
-            analyze()
-        state.update(activities=args.activities, activities_seconds=round(seconds, 1))
+        log(f"adding {number:,} {name} to {args.accounts:,} accounts in {connection.vendor}")
+        state.update(add(), **{name: number})
         marker.write_text(json.dumps(state, indent=2))
-        log(f"done in {seconds:.0f} s")
+        added = True
+    if not fresh and not added:
+        log(f"already generated at this size ({args.accounts:,} accounts, {args.contacts:,} contacts, "
+            f"{state.get('activities', 0):,} activities, {state.get('opportunities', 0):,} opportunities, "
+            f"{state.get('sales', 0):,} sales lines); nothing to do")  # fmt: skip
         return 0
-    if args.accounts < 1 or args.contacts < args.accounts:
-        print("Give at least one account and at least one contact per account.", file=sys.stderr)
-        return 2
-    log(f"generating {args.accounts:,} accounts and {args.contacts:,} contacts into {connection.vendor}")
-    started = time.monotonic()
-    Generator(accounts=args.accounts, contacts=args.contacts, seed=args.seed).run(args.managers)
-    generation = time.monotonic() - started
-    state = {"size": wanted, "generation_seconds": round(generation, 1)}
-    if args.activities:
-        seconds = add_activities(args.activities, args.seed)
-        state.update(activities=args.activities, activities_seconds=round(seconds, 1))
     if run_analyze:
         analyze()
     total = time.monotonic() - started
     log(f"done in {total:.0f} s")
-    state["total_seconds"] = round(total, 1)
+    if fresh:
+        state["total_seconds"] = round(total, 1)
     marker.write_text(json.dumps(state, indent=2))
     return 0
 

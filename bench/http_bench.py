@@ -37,11 +37,27 @@ CREATED_PREFIX = "深圳基准测试"
 USERS = {"head": BENCH_HEAD, "admin": BENCH_ADMIN, "manager": BENCH_MANAGER}
 # Targets (p95 of the server time, milliseconds): see bench/README.md.
 TARGETS = {"list": 30, "detail": 30, "detail_contacts": 30, "search_fragment": 100, "search_long_fragment": 100,
-           "search_initials": 100, "search_contact_name": 100, "create": 50, "timeline": 50, "home": 100}  # fmt: skip
+           "search_initials": 100, "search_contact_name": 100, "create": 50, "timeline": 50, "home": 100,
+           # issue 3 (sales): funnel and forecast pages of the whole company (admin) and of one team (the head),
+           # their APIs, an account's sales history (page and API) for accounts with many lines.
+           "funnel_company": 200, "funnel_team": 200, "forecast_company": 200, "forecast_team": 200,
+           "funnel_company_api": 200, "funnel_team_api": 200, "forecast_company_api": 200, "forecast_team_api": 200,
+           "sales_history": 50, "sales_history_api": 50}  # fmt: skip
 # Operations of the web pages (session cookie) rather than the API (bearer token).
-PAGE_OPERATIONS = {"home"}
+PAGE_OPERATIONS = {"home", "funnel_company", "funnel_team", "forecast_company", "forecast_team", "sales_history"}
+# Operations measured for some users only: the whole company for the administrator, one team for the head.
+OPERATION_USERS = {"funnel_company": {"admin"}, "forecast_company": {"admin"}, "funnel_company_api": {"admin"},
+                   "forecast_company_api": {"admin"}, "funnel_team": {"head"}, "forecast_team": {"head"},
+                   "funnel_team_api": {"head"}, "forecast_team_api": {"head"}}  # fmt: skip
+# Issue 3's operations (`--operations sales`); left out of `all` on an archive without sales lines.
+SALES_OPERATIONS = ["funnel_company", "funnel_team", "forecast_company", "forecast_team", "funnel_company_api",
+                    "funnel_team_api", "forecast_company_api", "forecast_team_api", "sales_history",
+                    "sales_history_api"]  # fmt: skip
 # The day's reminders and cadence breaches for all users (bench/reminders_bench.py), seconds.
 REMINDERS_TARGET_SECONDS = 30
+# Issue 3: all monthly aggregates and statistical forecasts recomputed (seconds); sales csv import (lines/s).
+RECOMPUTE_TARGET_SECONDS = 60
+SALES_IMPORT_TARGET = 50_000
 
 
 class Server:
@@ -161,15 +177,48 @@ def dataset() -> dict:
 
     from kam.accounts.models import Account, Contact
     from kam.engagement.models import Activity
+    from kam.sales.models import Opportunity, SalesRecord
 
     marker = settings.DATA_DIR / "bench-generated.json"
     generated = json.loads(marker.read_text()) if marker.exists() else {}
     return {"database": connection.vendor, "accounts": Account.objects.count(), "contacts": Contact.objects.count(),
-            "activities": Activity.objects.count(), "generation_seconds": generated.get("generation_seconds"),
-            "activities_seconds": generated.get("activities_seconds")}  # fmt: skip
+            "activities": Activity.objects.count(), "opportunities": Opportunity.objects.count(),
+            "sales_lines": SalesRecord.objects.count(), "generation_seconds": generated.get("generation_seconds"),
+            "activities_seconds": generated.get("activities_seconds"),
+            "opportunities_seconds": generated.get("opportunities_seconds"),
+            "sales_seconds": generated.get("sales_seconds")}  # fmt: skip
 
 
-def plan(username: str, requests: int, warmup: int, rng: random.Random) -> dict:
+def sales_plan(user, n: int, rng: random.Random) -> dict:
+    """Issue 3's requests for this user: funnel and forecast (the whole scope; the head's first team), and the
+    sales history of the visible accounts with the most sales lines (random among the top 50)."""
+    from django.db.models import Sum
+
+    from kam.core import scopes
+    from kam.org.models import Department
+    from kam.sales.models import SalesMonth
+
+    team = Department.objects.filter(parent_id=user.department_id).order_by("name", "pk").first() or user.department
+    busiest = list(SalesMonth.objects.filter(account__in=scopes.visible_accounts(user)).values("account_id")
+                   .annotate(lines=Sum("lines")).order_by("-lines").values_list("account_id", flat=True)[:50])  # fmt: skip
+    accounts = [rng.choice(busiest) for _ in range(n)] if busiest else []
+    # The funnel names its team filter `team`, the forecast `department`; both are sent (unknown ones are ignored).
+    team_query = f"team={team.pk}&department={team.pk}"
+    return {
+        "funnel_company": [("GET", "/sales/funnel/", None)] * n,
+        "funnel_team": [("GET", f"/sales/funnel/?{team_query}", None)] * n,
+        "forecast_company": [("GET", "/sales/forecast/", None)] * n,
+        "forecast_team": [("GET", f"/sales/forecast/?{team_query}", None)] * n,
+        "funnel_company_api": [("GET", "/api/v1/opportunities/funnel", None)] * n,
+        "funnel_team_api": [("GET", f"/api/v1/opportunities/funnel?{team_query}", None)] * n,
+        "forecast_company_api": [("GET", "/api/v1/forecasts", None)] * n,
+        "forecast_team_api": [("GET", f"/api/v1/forecasts?{team_query}", None)] * n,
+        "sales_history": [("GET", f"/accounts/{pk}/sales-history/", None) for pk in accounts],
+        "sales_history_api": [("GET", f"/api/v1/accounts/{pk}/sales-history", None) for pk in accounts],
+    }
+
+
+def plan(username: str, requests: int, warmup: int, rng: random.Random, operations=()) -> dict:
     """The requests of each operation for this user: the same shape every run."""
     from kam.accounts.models import AccountContact
     from kam.core import scopes
@@ -211,6 +260,7 @@ def plan(username: str, requests: int, warmup: int, rng: random.Random) -> dict:
         "timeline": [("GET", f"/api/v1/accounts/{pk}/timeline", None) for pk in ids],
         # The home page: counts, today's and overdue tasks, today's reminders, recently changed accounts.
         "home": [("GET", "/", None)] * n,
+        **(sales_plan(user, n, rng) if set(SALES_OPERATIONS) & set(operations) else {}),
     }
 
 
@@ -262,8 +312,10 @@ def print_table(reports: list[dict]) -> None:
     http = [r for r in reports if "results" in r]
     imports = [r for r in reports if "wall_seconds" in r]
     reminders = [r for r in reports if "reminders_seconds" in r]
-    header = f"{'database':<11}{'accounts':>9}{'contacts':>10}{'activities':>11}  {'user':<7} {'operation':<20}" \
-             f"{'server med':>11}{'p95':>9}{'client med':>11}{'p95':>9}{'target p95':>11}  ok"  # fmt: skip
+    recomputes = [r for r in reports if "forecasts_seconds" in r]  # bench/sales_recompute_bench.py
+    sales_imports = [r for r in reports if "lines_per_second" in r]  # bench/sales_import_bench.py
+    header = f"{'database':<11}{'accounts':>9}{'contacts':>10}{'activities':>11}{'opps':>8}{'sales lines':>12}  " \
+             f"{'user':<7} {'operation':<20}{'server med':>11}{'p95':>9}{'client med':>11}{'p95':>9}{'target p95':>11}  ok"  # fmt: skip
     print(header)
     print("-" * len(header))
     for report in http:
@@ -273,7 +325,8 @@ def print_table(reports: list[dict]) -> None:
             if row["errors"]:
                 ok += f" ({row['errors']} errors)"
             print(f"{report['database']:<11}{report['accounts']:>9,}{report['contacts']:>10,}"
-                  f"{report.get('activities', 0):>11,}  {row['user']:<7} "
+                  f"{report.get('activities', 0):>11,}{report.get('opportunities', 0):>8,}"
+                  f"{report.get('sales_lines', 0):>12,}  {row['user']:<7} "
                   f"{row['operation']:<20}{row['server_median_ms']:>9.1f}ms{row['server_p95_ms']:>7.1f}ms"
                   f"{row['client_median_ms']:>9.1f}ms{row['client_p95_ms']:>7.1f}ms"
                   f"{'' if target is None else f'{target} ms':>11}  {ok}")  # fmt: skip
@@ -285,6 +338,23 @@ def print_table(reports: list[dict]) -> None:
         if report.get("activities_seconds"):
             print(f"activities added on {report['database']}: {report['activities_seconds']:.0f} s "
                   f"({report['activities']:,} activities)")  # fmt: skip
+        if report.get("opportunities_seconds"):
+            print(f"opportunities added on {report['database']}: {report['opportunities_seconds']:.0f} s "
+                  f"({report['opportunities']:,} opportunities with their stage changes)")  # fmt: skip
+        if report.get("sales_seconds"):
+            print(f"sales lines added on {report['database']}: {report['sales_seconds']:.0f} s "
+                  f"({report['sales_lines']:,} lines)")  # fmt: skip
+    for report in recomputes:
+        ok = report["total_seconds"] <= RECOMPUTE_TARGET_SECONDS
+        print(f"recompute of the monthly aggregates and statistical forecasts on {report['database']} "
+              f"({report['sales_lines']:,} lines): {report['total_seconds']:.1f} s (sales_months_recompute "
+              f"{report['sales_months_seconds']:.1f} s, statistical_forecasts_recompute {report['forecasts_seconds']:.1f} s; "
+              f"target ≤ {RECOMPUTE_TARGET_SECONDS} s: {'yes' if ok else 'NO'}; load {report['load_before'][0]:.1f})")  # fmt: skip
+    for report in sales_imports:
+        ok = report["lines_per_second"] >= SALES_IMPORT_TARGET
+        print(f"sales csv import of {report['lines']:,} lines on {report['database']} ({report['lines_before']:,} lines "
+              f"before): {report['import_seconds']:.1f} s = {report['lines_per_second']:,} lines/s (target ≥ "
+              f"{SALES_IMPORT_TARGET:,}: {'yes' if ok else 'NO'})")  # fmt: skip
     for report in imports:
         ok = report["exit_code"] == 0 and report["wall_seconds"] <= 60 and (report["peak_rss_mb"] or 0) <= 400
         verdict = f"target for 100,000 rows ≤ 60 s, ≤ 400 MB: {'yes' if ok else 'NO'}" if report["rows"] == 100_000 else (
@@ -311,7 +381,9 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--users", default="head,admin,manager", help="comma-separated: head, admin, manager")
     parser.add_argument(
-        "--operations", default=",".join(TARGETS), help="comma-separated subset of: " + ", ".join(TARGETS)
+        "--operations",
+        default="all",
+        help="comma-separated subset of: " + ", ".join(TARGETS) + " (or `sales` for all of issue 3's, `all`)",
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
@@ -322,11 +394,20 @@ def main(argv=None) -> int:
         print_table([json.loads(Path(p).read_text()) for p in args.report])
         return 0
 
+    operations = []
+    for name in args.operations.split(","):
+        operations += {"sales": SALES_OPERATIONS, "all": list(TARGETS)}.get(name, [name])
+    unknown = set(operations) - set(TARGETS)
+    if unknown:
+        parser.error(f"unknown operations: {', '.join(sorted(unknown))}")
     setup_django()
     report = {"label": args.label, **dataset(), "requests": args.requests, "warmup": args.warmup, "results": []}
+    if args.operations == "all" and not report["sales_lines"]:
+        operations = [op for op in operations if op not in SALES_OPERATIONS]
     print(
         f"dataset: {report['database']}, {report['accounts']:,} accounts, {report['contacts']:,} contacts, "
-        f"{report['activities']:,} activities",
+        f"{report['activities']:,} activities, {report['opportunities']:,} opportunities, "
+        f"{report['sales_lines']:,} sales lines",
         flush=True,
     )
     out = Path(args.out) if args.out else ROOT / "bench" / "out" / f"{args.label or report['database']}.json"
@@ -337,10 +418,14 @@ def main(argv=None) -> int:
         for key in args.users.split(","):
             client = Client(args.port)
             client.login(USERS[key])
-            if PAGE_OPERATIONS & set(args.operations.split(",")):
+            mine = [op for op in operations if key in OPERATION_USERS.get(op, {key})]
+            if PAGE_OPERATIONS & set(mine):
                 client.session_login(USERS[key])
-            calls = plan(USERS[key], args.requests, args.warmup, rng)
-            for operation in args.operations.split(","):
+            calls = plan(USERS[key], args.requests, args.warmup, rng, mine)
+            for operation in mine:
+                if not calls[operation]:
+                    print(f"  {key:<7} {operation:<20} nothing to request (no sales lines?)", flush=True)
+                    continue
                 started = time.monotonic()
                 result = measure(server, client, calls[operation], args.warmup)
                 result.update(user=key, operation=operation)

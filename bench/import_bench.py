@@ -84,7 +84,7 @@ def main(argv=None) -> int:
 
     # The organisation (and a few accounts) in the empty database this run imports into.
     subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "--accounts", "100", "--contacts", "100",
-                    "--managers", "50"], check=True)  # fmt: skip
+                    "--managers", "50", "--opportunities", "0", "--sales", "0"], check=True)  # fmt: skip
     setup_django()
     from django.conf import settings
     from django.db import connection

@@ -70,6 +70,7 @@ def main(argv=None) -> int:
 
     setup_django()
     from django.conf import settings
+    from django.core.management import call_command
     from django.db import connection
 
     from kam.accounts.models import Account
@@ -78,10 +79,11 @@ def main(argv=None) -> int:
     from kam.sales.imports import sales_import
     from kam.sales.models import SalesMonth, SalesRecord
 
+    call_command("migrate", interactive=False, verbosity=0)  # an empty data directory has no tables yet
     if not User.objects.filter(username=BENCH_ADMIN).exists():
         connection.close()
         subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "--accounts", "10000", "--contacts",
-                        "10000", "--activities", "0"], check=True)  # fmt: skip
+                        "10000", "--activities", "0", "--opportunities", "0", "--sales", "0"], check=True)  # fmt: skip
     admin = User.objects.get(username=BENCH_ADMIN)
     codes = list(Account.objects.exclude(credit_code="").values_list("credit_code", flat=True))
     before = SalesRecord.objects.count()

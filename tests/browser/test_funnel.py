@@ -18,7 +18,7 @@ def test_the_funnel_page_draws_the_chart_and_shows_the_figures(page, people, mak
         services.opportunity_create(actor=people.manager, account=account, fields={"name": name, "amount": amount})
     negotiation = Stage.objects.get(pipeline__is_default=True, code="negotiation")
     Opportunity.objects.filter(name="产线升级").update(reached_order=negotiation.order, stage=negotiation)
-    services.funnel_cells_recompute()  # moved around the services: rebuild the funnel's cells
+    services.opportunity_cells_recompute()  # moved around the services: rebuild the funnel's cells
     log_in(people.manager)
     page.goto("/sales/funnel/")
     expect(page.locator("#funnel-chart")).to_have_attribute("data-rendered", "true")

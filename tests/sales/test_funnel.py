@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from kam.core.models import AuditAction, AuditEvent
 from kam.sales import selectors, services
-from kam.sales.models import FunnelCell, Opportunity, Stage
+from kam.sales.models import FunnelCell, Opportunity, PipelineCell, Stage
 from tests.sales.seed import ensure_default_pipeline
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def make(owner, account, *, amount, reached, now_in, status="open", created_days
     Opportunity.objects.filter(pk=o.pk).update(
         reached_order=stage(reached).order, stage=stage(now_in), status=status,
         created_at=timezone.now() - timedelta(days=created_days_ago), **fields)  # fmt: skip
-    services.funnel_cells_recompute()  # written around the services: the cells are rebuilt, as after a bulk load
+    services.opportunity_cells_recompute()  # written around the services: the cells are rebuilt, as after a bulk load
     return Opportunity.objects.get(pk=o.pk)
 
 
@@ -52,6 +52,11 @@ def world(people, make_account):
     return {"mine": mine, "theirs": theirs}
 
 
+def pipeline_cells():
+    rows = PipelineCell.objects.exclude(count=0)
+    return sorted(rows.values_list("owner_id", "month", "forecast_category", "stage_id", "count", "amount"))
+
+
 def cells():
     return sorted(
         FunnelCell.objects.exclude(count=0).values_list(
@@ -61,19 +66,25 @@ def cells():
 
 
 def test_the_services_keep_the_funnel_cells_as_a_recompute_would(people, make_account, org):
-    """PIPE-1: every write of an opportunity moves it between the funnel's cells in its transaction; after
-    creates, edits of amount, owner and currency, advances, a loss, a stop, an archive and a restore, the
-    cells are exactly what rebuilding them from the opportunities gives."""
+    """PIPE-1, PIPE-4: every write of an opportunity moves it between the funnel's and the forecast's cells in
+    its transaction; after creates, edits of amount, owner, currency, close date and forecast category,
+    advances, a loss, a stop, an archive and a restore, the cells are exactly what rebuilding them from the
+    opportunities gives."""
     m, colleague = people.manager, people.head  # the head sees the account and may own the opportunity
     account = make_account(m, name="苏州精工有限公司")
-    a = services.opportunity_create(actor=m, account=account, fields={"name": "甲", "amount": "100"})
+    close = timezone.localdate() + timedelta(days=40)
+    a = services.opportunity_create(actor=m, account=account, fields={"name": "甲", "amount": "100",
+                                                                      "expected_close": close})  # fmt: skip
     b = services.opportunity_create(actor=m, account=account, fields={"name": "乙", "amount": "250.50"})
     c = services.opportunity_create(actor=m, account=account, fields={"name": "丙", "amount": "80"})
-    d = services.opportunity_create(actor=m, account=account, fields={"name": "丁", "amount": "60"})
+    d = services.opportunity_create(actor=m, account=account, fields={"name": "丁", "amount": "60",
+                                                                      "expected_close": close})  # fmt: skip
     a = services.opportunity_update(actor=m, opportunity=a, fields={"amount": "120", "owner": colleague})
+    a = services.opportunity_update(actor=colleague, opportunity=a, fields={"forecast_category": "commit",
+                                                                            "expected_close": close + timedelta(31)})  # fmt: skip
     b = services.opportunity_update(actor=m, opportunity=b, fields={"currency": "USD"})
     Opportunity.objects.filter(pk=c.pk).update(stage=stage("proposal"), reached_order=stage("proposal").order)
-    services.funnel_cells_recompute()
+    services.opportunity_cells_recompute()
     c = services.opportunity_advance(actor=m, opportunity=Opportunity.objects.get(pk=c.pk), to_stage=stage("intention"))
     review = {"reason": "价格", "what_happened": "对手降价", "lesson": "早报价"}
     c = services.opportunity_lose(actor=m, opportunity=c, **review)
@@ -81,10 +92,12 @@ def test_the_services_keep_the_funnel_cells_as_a_recompute_would(people, make_ac
     services.opportunity_archive(actor=m, opportunity=a)
     services.opportunity_restore(actor=m, opportunity=Opportunity.objects.get(pk=a.pk))
     services.opportunity_archive(actor=m, opportunity=Opportunity.objects.get(pk=b.pk))
-    kept = cells()
+    kept, pipeline_kept = cells(), pipeline_cells()
     assert sum(row[6] for row in kept) == 3  # b archived
-    services.funnel_cells_recompute()
-    assert cells() == kept
+    later = (close + timedelta(31)).replace(day=1)
+    assert pipeline_kept == [(colleague.pk, later, "commit", stage("potential").pk, 1, Decimal("120.00"))]  # d stopped
+    services.opportunity_cells_recompute()
+    assert cells() == kept and pipeline_cells() == pipeline_kept
     month = timezone.localdate().replace(day=1)
     assert (stage("potential").pipeline_id, colleague.pk, month, stage("potential").order, stage("potential").pk,
             True, 1, Decimal("120.00")) in kept  # fmt: skip

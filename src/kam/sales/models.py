@@ -500,7 +500,7 @@ class FunnelCell(models.Model):
     current stage and openness, with their CNY amount: the funnel and today's open pipeline (PIPE-1) read
     these cells, a few thousand rows, instead of the opportunities. Kept current by the opportunity services
     in the same transaction as each write (archived opportunities are not counted), rebuilt by
-    funnel_cells_recompute."""
+    opportunity_cells_recompute."""
 
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="+")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -521,6 +521,32 @@ class FunnelCell(models.Model):
 
     def __str__(self):
         return f"{self.owner_id} {self.month:%Y-%m} {self.reached_order}/{self.stage_id}"
+
+
+class PipelineCell(models.Model):
+    """Open opportunities counted by owner, month of expected close, forecast category and stage, with their
+    amount: the forecast's weighted pipeline, commit and best case (PIPE-4) read these cells instead of the
+    open opportunities. Kept like FunnelCell (archived opportunities and those without a close date are not
+    counted)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(_("month"))
+    forecast_category = models.CharField(max_length=10, choices=ForecastCategory.choices)
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    count = models.IntegerField(default=0)
+    amount = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("pipeline cell")
+        verbose_name_plural = _("pipeline cells")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "month", "forecast_category", "stage"], name="pipeline_cell_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.owner_id} {self.month:%Y-%m} {self.forecast_category}/{self.stage_id}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from kam.sales.models import (
     OpportunityStatus,
     OwnerForecastMonth,
     Pipeline,
+    PipelineCell,
     SalesCredit,
     SalesMonth,
     SalesRecord,
@@ -202,16 +203,12 @@ def pipeline_by_month(*, owner_ids, first_month: date, last_month: date) -> dict
     - commit: Σ amount of those categorised commit.
     Won opportunities are not in it: they count once, as sales, when the order lines arrive.
     """
+    # From the pipeline cells (PipelineCell: open opportunities by owner, close month, category and stage) kept
+    # by the opportunity services: a few rows per person and month, not the open opportunities themselves.
     rows = (
-        Opportunity.objects.filter(
-            owner_id__in=list(owner_ids),
-            status=OpportunityStatus.OPEN,
-            is_archived=False,
-            expected_close__gte=first_month,
-            expected_close__lt=_next_month(last_month),
-        )
+        PipelineCell.objects.filter(owner_id__in=list(owner_ids), month__gte=first_month, month__lte=last_month)
         .exclude(forecast_category=ForecastCategory.OMITTED)
-        .values("owner_id", "forecast_category", month=TruncMonth("expected_close"))
+        .values("owner_id", "month", "forecast_category")
         .annotate(total=Sum("amount"), weighted_total=Sum(F("amount") * F("stage__probability")))
         .order_by()
         .values_list("owner_id", "month", "forecast_category", "total", "weighted_total")

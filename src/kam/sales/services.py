@@ -36,6 +36,7 @@ from kam.sales.models import (
     OpportunityStatus,
     OwnerForecastMonth,
     Pipeline,
+    PipelineCell,
     SalesCredit,
     SalesMonth,
     SalesRecord,
@@ -260,64 +261,86 @@ def _apply_opportunity_fields(opportunity: Opportunity, fields: dict, errors: di
                                         % {"day": earliest.isoformat()}]  # fmt: skip
 
 
-@transaction.atomic
-# The funnel's cells (FunnelCell): each write of an opportunity takes it out of the cell it was in and puts it
-# into the one it is in now, in the same transaction; funnel_cells_recompute rebuilds them all (repair, bulk loads).
+# The opportunities' cells (FunnelCell for the funnel, PipelineCell for the forecast): each write of an
+# opportunity takes it out of the cells it was in and puts it into those it is in now, in the same transaction;
+# opportunity_cells_recompute rebuilds them all (repair; after a bulk load).
+CELL_KEYS = {
+    FunnelCell: ("pipeline_id", "owner_id", "month", "reached_order", "stage_id", "is_open"),
+    PipelineCell: ("owner_id", "month", "forecast_category", "stage_id"),
+}
 
 
-def funnel_cell_of(opportunity: Opportunity) -> tuple[tuple, Decimal] | None:
-    """(cell key, CNY amount) of an opportunity, None when it is archived (not counted)."""
+def opportunity_cells(opportunity: Opportunity) -> dict[tuple, tuple[int, Decimal]]:
+    """(model, *key) → (count, amount) of the cells an opportunity counts in; none when it is archived.
+
+    The funnel counts CNY amounts only; the forecast's pipeline every amount, like its figures always did.
+    """
     if opportunity.is_archived:
-        return None
+        return {}
     month = timezone.localtime(opportunity.created_at).date().replace(day=1)
-    key = (opportunity.pipeline_id, opportunity.owner_id, month, opportunity.reached_order, opportunity.stage_id,
-           opportunity.status == OpportunityStatus.OPEN)  # fmt: skip
-    return key, (Decimal(opportunity.amount) if opportunity.currency == "CNY" else Decimal(0))
+    is_open = opportunity.status == OpportunityStatus.OPEN
+    cny = Decimal(opportunity.amount) if opportunity.currency == "CNY" else Decimal(0)
+    cells = {(FunnelCell, opportunity.pipeline_id, opportunity.owner_id, month, opportunity.reached_order,
+              opportunity.stage_id, is_open): (1, cny)}  # fmt: skip
+    if is_open and opportunity.expected_close is not None:
+        close = opportunity.expected_close.replace(day=1)
+        key = (PipelineCell, opportunity.owner_id, close, opportunity.forecast_category, opportunity.stage_id)
+        cells[key] = (1, Decimal(opportunity.amount))
+    return cells
 
 
-def funnel_cells_move(before: tuple | None, after: tuple | None) -> None:
-    """Move an opportunity from its old cell (funnel_cell_of before the write) to its new one."""
+def opportunity_cells_move(before: dict, after: dict) -> None:
+    """Move an opportunity from the cells it was in (opportunity_cells before the write) to its new ones."""
     if before == after:
         return
     deltas: dict[tuple, list] = {}
-    for cell, sign in ((before, -1), (after, 1)):
-        if cell is not None:
-            delta = deltas.setdefault(cell[0], [0, Decimal(0)])
-            delta[0] += sign
-            delta[1] += sign * cell[1]
-    table = connection.ops.quote_name(FunnelCell._meta.db_table)
-    sql = (f"INSERT INTO {table} (pipeline_id, owner_id, month, reached_order, stage_id, is_open, count, amount) "  # noqa: S608
-           "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-           "ON CONFLICT (pipeline_id, owner_id, month, reached_order, stage_id, is_open) DO UPDATE SET "
-           f"count = {table}.count + EXCLUDED.count, amount = {table}.amount + EXCLUDED.amount")  # fmt: skip
+    for cells, sign in ((before, -1), (after, 1)):
+        for key, (count, amount) in cells.items():
+            delta = deltas.setdefault(key, [0, Decimal(0)])
+            delta[0] += sign * count
+            delta[1] += sign * amount
     with connection.cursor() as cursor:
-        for key, (count, amount) in deltas.items():
+        for (model, *key), (count, amount) in deltas.items():
             if count or amount:
-                cursor.execute(sql, [*key, count, amount])
+                cursor.execute(_cell_upsert(model), [*key, count, amount])
 
 
-def funnel_cells_recompute() -> int:
-    """Rebuild every funnel cell from the opportunities (repair; after a bulk load). Returns the cells."""
-    rows = (
-        Opportunity.objects.filter(is_archived=False)
-        .annotate(month=TruncMonth("created_at"), is_open=Q(status=OpportunityStatus.OPEN))
-        .values("pipeline_id", "owner_id", "month", "reached_order", "stage_id", "is_open")
-        .annotate(n=Count("id"), total=Sum("amount", filter=Q(currency="CNY")))
-        .order_by()
-    )
-    cells = [FunnelCell(pipeline_id=r["pipeline_id"], owner_id=r["owner_id"], month=_as_date(r["month"]),
-                        reached_order=r["reached_order"], stage_id=r["stage_id"], is_open=r["is_open"], count=r["n"],
-                        amount=r["total"] or 0) for r in rows.iterator(chunk_size=5000)]  # fmt: skip
+def _cell_upsert(model) -> str:
+    table, columns = connection.ops.quote_name(model._meta.db_table), CELL_KEYS[model]
+    return (f"INSERT INTO {table} ({', '.join(columns)}, count, amount) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * (len(columns) + 2))}) ON CONFLICT ({', '.join(columns)}) DO UPDATE SET "
+            f"count = {table}.count + EXCLUDED.count, amount = {table}.amount + EXCLUDED.amount")  # fmt: skip
+
+
+def opportunity_cells_recompute() -> int:
+    """Rebuild every funnel and pipeline cell from the opportunities (repair; after a bulk load). Returns the
+    number of cells."""
+    current = Opportunity.objects.filter(is_archived=False).order_by()
+    funnel = (
+        current.annotate(month=TruncMonth("created_at"), is_open=Q(status=OpportunityStatus.OPEN))
+        .values(*CELL_KEYS[FunnelCell]).annotate(n=Count("id"), total=Sum("amount", filter=Q(currency="CNY")))
+    )  # fmt: skip
+    pipeline = (
+        current.filter(status=OpportunityStatus.OPEN, expected_close__isnull=False)
+        .annotate(month=TruncMonth("expected_close")).values(*CELL_KEYS[PipelineCell])
+        .annotate(n=Count("id"), total=Sum("amount"))
+    )  # fmt: skip
     with transaction.atomic():
-        FunnelCell.objects.all().delete()
-        FunnelCell.objects.bulk_create(cells, batch_size=2000)
-    return len(cells)
+        made = 0
+        for model, rows in ((FunnelCell, funnel), (PipelineCell, pipeline)):
+            cells = [model(**{**{k: r[k] for k in CELL_KEYS[model]}, "month": _as_date(r["month"]), "count": r["n"],
+                              "amount": r["total"] or 0}) for r in rows.iterator(chunk_size=5000)]  # fmt: skip
+            model.objects.all().delete()
+            model.objects.bulk_create(cells, batch_size=2000)
+            made += len(cells)
+    return made
 
 
 def _as_date(value) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
+@transaction.atomic
 def opportunity_create(*, actor, account: Account, fields: dict) -> Opportunity:
     """Open an opportunity at an account the actor may change (PIPE-1). It starts in the first stage of its
     pipeline (the default one unless `pipeline` is given); the owner defaults to the actor."""
@@ -343,7 +366,7 @@ def opportunity_create(*, actor, account: Account, fields: dict) -> Opportunity:
     if errors:
         raise ValidationError(errors)
     opportunity.save()
-    funnel_cells_move(None, funnel_cell_of(opportunity))
+    opportunity_cells_move({}, opportunity_cells(opportunity))
     StageChange.objects.create(opportunity=opportunity, from_stage=None, to_stage=stage, at=now, by=actor)
     _record(actor, AuditAction.CREATE, opportunity, account.pk,
             audit.diff({}, audit.snapshot(opportunity, OPPORTUNITY_AUDITED)))  # fmt: skip
@@ -357,7 +380,7 @@ def opportunity_update(*, actor, opportunity: Opportunity, fields: dict, version
     refuse_unknown(fields, OPPORTUNITY_FIELDS)
     opportunity = lock(Opportunity, opportunity.pk, version)
     before = audit.snapshot(opportunity, OPPORTUNITY_AUDITED)
-    cell = funnel_cell_of(opportunity)
+    cells = opportunity_cells(opportunity)
     errors: dict = {}
     _apply_opportunity_fields(opportunity, fields, errors)
     if errors:
@@ -366,7 +389,7 @@ def opportunity_update(*, actor, opportunity: Opportunity, fields: dict, version
     if changes:
         opportunity.version += 1
         opportunity.save()
-        funnel_cells_move(cell, funnel_cell_of(opportunity))
+        opportunity_cells_move(cells, opportunity_cells(opportunity))
         _record(actor, AuditAction.UPDATE, opportunity, opportunity.account_id, changes)
     return opportunity
 
@@ -432,7 +455,7 @@ def opportunity_advance(*, actor, opportunity: Opportunity, to_stage, version=No
     """
     opportunity = lock(Opportunity, opportunity.pk, version)
     _require_open(opportunity)
-    cell = funnel_cell_of(opportunity)
+    cells = opportunity_cells(opportunity)
     to_stage = _stage_of_pipeline(opportunity, to_stage)
     current = opportunity.stage
     if to_stage.pk == current.pk:
@@ -454,7 +477,7 @@ def opportunity_advance(*, actor, opportunity: Opportunity, to_stage, version=No
         opportunity.closed_at = now
     opportunity.version += 1
     opportunity.save()
-    funnel_cells_move(cell, funnel_cell_of(opportunity))
+    opportunity_cells_move(cells, opportunity_cells(opportunity))
     _record(actor, AuditAction.UPDATE, opportunity, opportunity.account_id,
             audit.diff(before, audit.snapshot(opportunity, OPPORTUNITY_AUDITED)))  # fmt: skip
     return opportunity
@@ -464,7 +487,7 @@ def _close(*, actor, opportunity, version, status, reason, what_happened, compet
     """Stop or lose an open opportunity with its reason and review (GOV-6)."""
     opportunity = lock(Opportunity, opportunity.pk, version)
     _require_open(opportunity)
-    cell = funnel_cell_of(opportunity)
+    cells = opportunity_cells(opportunity)
     errors: dict = {}
     texts = {"close_reason": reason, "review_what_happened": what_happened, "review_lesson": lesson}
     for name, value in texts.items():
@@ -490,7 +513,7 @@ def _close(*, actor, opportunity, version, status, reason, what_happened, compet
     opportunity.closed_at = now
     opportunity.version += 1
     opportunity.save()
-    funnel_cells_move(cell, funnel_cell_of(opportunity))
+    opportunity_cells_move(cells, opportunity_cells(opportunity))
     _record(actor, AuditAction.UPDATE, opportunity, opportunity.account_id,
             audit.diff(before, audit.snapshot(opportunity, OPPORTUNITY_AUDITED)))  # fmt: skip
     return opportunity
@@ -1054,11 +1077,11 @@ def _set_archived(*, actor, opportunity: Opportunity, version, archived: bool) -
     opportunity = lock(Opportunity, opportunity.pk, version)
     if opportunity.is_archived == archived:
         return opportunity
-    cell = funnel_cell_of(opportunity)
+    cells = opportunity_cells(opportunity)
     opportunity.is_archived = archived
     opportunity.version += 1
     opportunity.save(update_fields=["is_archived", "version", "updated_at"])
-    funnel_cells_move(cell, funnel_cell_of(opportunity))
+    opportunity_cells_move(cells, opportunity_cells(opportunity))
     audit.record(actor=actor, action=AuditAction.ARCHIVE if archived else AuditAction.RESTORE, target=opportunity,
                  account_id=opportunity.account_id, changes={"is_archived": [not archived, archived]})  # fmt: skip
     return opportunity
