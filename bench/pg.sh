@@ -5,7 +5,7 @@
 #   bench/pg.sh stop DIR         → stops it, keeps DIR
 # Same settings as scripts/postgres.sh (fsync off, shared_buffers 256 MB), so figures compare.
 set -euo pipefail
-action=$1 dir=$2 port=${3:-54350}
+action=$1 dir=$(realpath -m "$2") port=${3:-54350}  # absolute: the socket directory is given to the server
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -n "$bin" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
