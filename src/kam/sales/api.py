@@ -389,10 +389,11 @@ def recompute_forecasts(request):
 
 @router.get("/opportunities/funnel", response=s.FunnelOut, operation_id="get_opportunity_funnel")
 def get_opportunity_funnel(request, filters: Query[s.FunnelFilters]):
-    """The funnel of a pipeline (the default one) in your data scope (PIPE-1): for each stage, the opportunities
-    created in the period (`from`, `to`; default the last 12 months) that reached it, their amount and the
-    conversion to the next stage; the win rate; and today's open pipeline by stage (count, amount, weighted
-    by the stage's probability). Filter by `owner` ("me" or an id) and `team` (a department and below)."""
+    """The funnel of a pipeline (the default one) for the opportunities owned by the people in your data scope
+    (PIPE-1): for each stage, the opportunities created in the period (`from`, `to`, counted in whole months;
+    default the last 12 months) that reached it, their amount and the conversion to the next stage; the win
+    rate; and today's open pipeline by stage (count, amount, weighted by the stage's probability). Filter by
+    `owner` ("me" or an id) and `team` (a department and below)."""
     return selectors.opportunity_funnel(request.auth, **filters.dict())
 
 
