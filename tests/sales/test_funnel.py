@@ -206,7 +206,8 @@ def test_the_board_filters_by_owner_and_team_and_totals_each_stage(page_client, 
 
 def test_archiving_keeps_the_opportunity_out_of_lists_and_figures_and_restore_brings_it_back(api, people, world):
     """GOV-6 / DESIGN (deletes are archival): archive and restore are versioned (stale → 409) and audited; an
-    archived opportunity leaves the list, board and funnel but is found by its id with its flag."""
+    archived opportunity leaves the list, board and funnel but is found by its id with its flag, and is not
+    changed (edit, advance) until it is restored."""
     client = api(people.manager)
     deal = Opportunity.objects.get(amount=400)
     response = client.post(f"/opportunities/{deal.pk}/archive", {"version": deal.version})
@@ -215,6 +216,10 @@ def test_archiving_keeps_the_opportunity_out_of_lists_and_figures_and_restore_br
     assert deal.pk not in {o["id"] for o in client.get("/opportunities?page_size=100").json()["items"]}
     assert selectors.opportunity_funnel(people.manager)["stages"][0]["reached"] == 4
     assert client.get(f"/opportunities/{deal.pk}").json()["is_archived"] is True
+    archived = {"version": deal.version + 1}
+    for response in (client.patch(f"/opportunities/{deal.pk}", {**archived, "next_step": "改"}),
+                     client.post(f"/opportunities/{deal.pk}/advance", {**archived, "stage_id": stage("won").pk})):  # fmt: skip
+        assert response.status_code == 422 and "is_archived" in response.content.decode()  # restore it first
     restored = client.post(f"/opportunities/{deal.pk}/restore", {"version": deal.version + 1})
     assert restored.status_code == 200 and restored.json()["is_archived"] is False
     actions = list(AuditEvent.objects.filter(target_id=str(deal.pk), action__in=[AuditAction.ARCHIVE,

@@ -379,6 +379,7 @@ def opportunity_update(*, actor, opportunity: Opportunity, fields: dict, version
     stage changes only through opportunity_advance / _stop / _lose."""
     refuse_unknown(fields, OPPORTUNITY_FIELDS)
     opportunity = lock(Opportunity, opportunity.pk, version)
+    _require_current(opportunity)
     before = audit.snapshot(opportunity, OPPORTUNITY_AUDITED)
     cells = opportunity_cells(opportunity)
     errors: dict = {}
@@ -439,7 +440,14 @@ def _stage_of_pipeline(opportunity: Opportunity, stage) -> Stage:
     return found
 
 
+def _require_current(opportunity: Opportunity) -> None:
+    """An archived opportunity is kept as it was: restore it before changing it."""
+    if opportunity.is_archived:
+        raise ValidationError({"is_archived": _("This opportunity is archived: restore it before changing it.")})
+
+
 def _require_open(opportunity: Opportunity) -> None:
+    _require_current(opportunity)
     if opportunity.status != OpportunityStatus.OPEN:
         raise ValidationError({"status": _("This opportunity is closed (%(status)s).")
                                % {"status": opportunity.get_status_display()}})  # fmt: skip
