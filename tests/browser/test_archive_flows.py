@@ -225,7 +225,8 @@ def test_import_with_bad_rows_imports_nothing_and_reports_each_row(page, people,
     workbook.save(path)
 
     log_in(people.manager)
-    page.locator("header nav a[href='/io/']").click()
+    page.locator("header nav.groups a[href='/accounts/']").click()  # the customers group, then its page
+    page.locator("header nav.pages a[href='/io/']").click()
     page.locator("#id_entity").select_option("accounts")
     page.locator("#id_file").set_input_files(path)
     submit(page)

@@ -28,7 +28,8 @@ def test_msg1_bulk_send_to_picked_accounts_with_a_preview(page, people, log_in, 
     services.consent_set(actor=people.manager, contact=lost, kind="sms", opted_out=True)
     log_in(people.manager)
 
-    page.locator("header nav a[href='/messages/send/']").click()
+    page.locator("header nav.groups a[href='/activities/']").click()  # the engagement group, then its page
+    page.locator("header nav.pages a[href='/messages/send/']").click()
     expect(page).to_have_url(re.compile(r"/messages/send/$"))
     page.locator("#id_text").fill("{contact.name}您好，{account.name}的朋友")
     page.locator("#recipients input[type=search]").fill("西湖")
