@@ -96,7 +96,8 @@ def test_bad_entries_are_refused_naming_the_field(people, org, settings, fields,
 
 
 def test_a_stale_version_is_a_conflict_and_nothing_is_saved(people):
-    """PIPE-7: the version read must be the current one (409); version 0 says "there was none"."""
+    """PIPE-7: the version read must be the current one (409); version 0 says "there was none"; a quota removed
+    since it was read is a 409 too, not silently created again."""
     head, lina = people.head, people.manager
     services.quota_set(actor=head, user=lina, month="2026-01", amount=100)
     services.quota_set(actor=head, user=lina, month="2026-01", amount=200, version=1)
@@ -110,6 +111,10 @@ def test_a_stale_version_is_a_conflict_and_nothing_is_saved(people):
     with pytest.raises(ConflictError):
         services.quota_set(actor=head, user=lina, month="2026-01", amount="", version=1)
     assert amounts() == {(lina.pk, JAN): Decimal("200.00")}
+    services.quota_set(actor=head, user=lina, month="2026-01", amount="", version=2)  # removed by someone
+    with pytest.raises(ConflictError) as e:  # a save from a page read while it was there is refused
+        services.quota_set(actor=head, user=lina, month="2026-01", amount=250, version=2)
+    assert e.value.current is None and amounts() == {}
 
 
 def test_a_bulk_set_is_all_or_nothing_and_names_entry_and_field(people, org):
@@ -243,6 +248,8 @@ def test_the_quota_api(people, org, figures, api, django_assert_max_num_queries)
     assert (ok.json()["updated"], ok.json()["deleted"], ok.json()["items"][0]["version"]) == (1, 1, 2)
     stale = head.put("/quotas", [{"user": people.manager.pk, "month": "2026-01", "amount": "1", "version": 1}])
     assert stale.status_code == 409 and stale.json()["current"]["id"] == jan.pk
+    gone = head.put("/quotas", [{"user": people.manager.pk, "month": "2026-02", "amount": "9", "version": 1}])
+    assert gone.status_code == 409 and gone.json()["current"] is None  # February was removed just above
     assert api(people.manager).put("/quotas", [{"user": people.manager.pk, "month": "2026-05",
                                                 "amount": "1"}]).status_code == 403  # fmt: skip
     imported = head.client.post("/api/v1/quotas/import", {"file": sheet("wangwei,,2026-06,700")}, **head.headers)

@@ -133,7 +133,10 @@ def _translate_pydantic(err: dict) -> str:
 @api.exception_handler(ConflictError)
 def on_conflict(request, exc: ConflictError):
     schema = CURRENT_SCHEMAS.get(type(exc.current))
-    current = schema.from_orm(exc.current).model_dump(mode="json") if schema else {"id": exc.current.pk}
+    if exc.current is None:  # removed since the caller read it
+        current = None
+    else:
+        current = schema.from_orm(exc.current).model_dump(mode="json") if schema else {"id": exc.current.pk}
     return api.create_response(
         request,
         {"detail": _("This record was changed by someone else. Review the current version and try again."),

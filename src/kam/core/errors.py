@@ -4,7 +4,8 @@ from django.core.exceptions import ValidationError
 
 
 class ConflictError(Exception):
-    """A write lost a race: the record changed since the caller read it (HTTP 409)."""
+    """A write lost a race: the record changed since the caller read it (HTTP 409); `current` is its state now,
+    None when it was removed meanwhile."""
 
     def __init__(self, current):
         super().__init__("conflict")

@@ -311,6 +311,8 @@ def _quota_apply(*, actor, changes: list[QuotaChange]) -> QuotaResult:
                 current = existing.get(change.key)
                 if current is not None and change.version is not None and change.version != current.version:
                     raise ConflictError(current)
+                if current is None and change.version:  # it was there when read, and was removed since
+                    raise ConflictError(None)
             for change in changes:
                 current = existing.get(change.key)
                 if change.amount is None:
