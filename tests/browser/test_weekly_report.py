@@ -1,5 +1,6 @@
 """Browser: the KA head generates last week's reports, reads 李娜's and downloads it as xlsx (GOV-8), CSP clean."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_head_generates_reads_and_downloads_a_weekly_report(page, people, make_account, log_in, screenshot):
     """GOV-8: "generate now" for last week; the report lists 李娜's sales of the week with thousand separators;
-    the xlsx download carries her name; the head's inbox has the report."""
+    the xlsx download carries her name; the head's inbox has the report, and its item opens it."""
     today = timezone.localdate()
     last_monday = today - timedelta(days=today.weekday() + 7)
     account = make_account(people.manager, "宁波港信息有限公司")
@@ -32,4 +33,6 @@ def test_head_generates_reads_and_downloads_a_weekly_report(page, people, make_a
         page.locator("a[href$='/xlsx/']").click()
     assert "李娜" in download.value.suggested_filename and download.value.suggested_filename.endswith(".xlsx")
     page.goto("/reminders/")
-    expect(page.locator("main")).to_contain_text("李娜")
+    page.locator("li.reminder a", has_text="李娜").first.click()  # the inbox item opens the report
+    expect(page).to_have_url(re.compile(r"/reports/weekly/\d+/$"))
+    expect(page.locator("main")).to_contain_text("12,345.60")

@@ -170,6 +170,7 @@ def test_supervisors_get_it_in_their_inbox_once_and_regenerating_duplicates_noth
     assert first[people.outsider.pk].sent_to == []
     mine = inbox.get(key=f"weekly-report:2026-11-16:{people.manager.pk}:{head.pk}")
     assert "李娜" in mine.title and f"/reports/weekly/{first[people.manager.pk].pk}/" in mine.body
+    assert mine.link == f"/reports/weekly/{first[people.manager.pk].pk}/"  # the inbox item opens the report
     _line(people.manager, week, "W-8", date(2026, 11, 17), "999.00")
     again = {r.manager_id: r for r in _generate()}
     assert {k: r.pk for k, r in again.items()} == {k: r.pk for k, r in first.items()}

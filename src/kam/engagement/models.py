@@ -136,6 +136,8 @@ class Reminder(models.Model):
     task = models.ForeignKey(
         Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("task")
     )
+    # The page the reminder is about when it is not an account, contact or task (e.g. a weekly report): a path.
+    link = models.CharField(_("link"), max_length=200, blank=True)
     # What the reminder is about, e.g. "birthday:<contact>:<date>:<user>": a daily job never makes one twice.
     key = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)

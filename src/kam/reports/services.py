@@ -225,7 +225,7 @@ def _reminders(reports: list[WeeklyReport], heads_of: dict[int, list]) -> list[R
                     _("Read it at %(url)s") % {"url": reverse("weekly_report_detail", args=[report.pk])},
                 ])  # fmt: skip
             reminders.append(Reminder(user=head, kind=ReminderKind.WEEKLY_REPORT, title=title[:200], body=body,
-                                      due_at=timezone.now(),
+                                      due_at=timezone.now(), link=reverse("weekly_report_detail", args=[report.pk]),
                                       key=f"weekly-report:{report.week_start.isoformat()}:{report.manager_id}:{head.pk}"))  # fmt: skip
     return reminders
 
