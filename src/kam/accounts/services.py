@@ -28,7 +28,7 @@ from kam.accounts.models import (
 from kam.accounts.names import normalize_company_name, sort_key
 from kam.core import audit, scopes
 from kam.core.db import bulk_insert, insert_objects
-from kam.core.edits import lock, refuse_unknown
+from kam.core.edits import lock, refuse_unknown, set_archived
 from kam.core.errors import DuplicateError
 from kam.core.models import AuditAction, AuditEvent
 from kam.core.regions import validate as validate_region
@@ -560,15 +560,8 @@ def contact_update(*, actor, contact: Contact, fields: dict, version=None) -> Co
 
 @transaction.atomic
 def contact_archive(*, actor, contact: Contact, version=None) -> Contact:
-    contact = lock(Contact, contact.pk, version)
-    if not contact.is_archived:
-        contact.is_archived = True
-        contact.version += 1
-        contact.save()
-        first_account = contact.positions.values_list("account_id", flat=True).first()
-        audit.record(actor=actor, action=AuditAction.ARCHIVE, target=contact, account_id=first_account,
-                     changes={"is_archived": [False, True]})  # fmt: skip
-    return contact
+    first_account = contact.positions.values_list("account_id", flat=True).first()
+    return set_archived(Contact, contact, actor=actor, version=version, account_id=first_account)[0]
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@
 - `refuse_unknown`: a field the service does not take is a validation error naming it, never ignored.
 - `record_created` / `edit`: save a new record with its audit entry; change a versioned record (lock,
   apply, and only if something changed: bump the version and audit old → new).
+- `set_archived`: archive or restore a business record (nothing is deleted): lock, flip, bump, audit.
 """
 
 from django.core.exceptions import ValidationError
@@ -60,3 +61,20 @@ def edit(model, obj, *, actor, fields: dict, version, allowed, apply, snapshot, 
         audit.record(actor=actor, action=AuditAction.UPDATE, target=obj, changes=changes,
                      account_id=obj.account_id if on_account else None)  # fmt: skip
     return obj
+
+
+def set_archived(model, obj, *, actor, version, archived: bool = True, reason: str = "", account_id=None):
+    """Archive (or restore) a versioned business record: lock it (a stale `version` is a 409), and unless it
+    already is so, flip `is_archived`, bump the version and audit it (with the reason, on the record's account
+    unless `account_id` is given). Returns (record, whether it changed)."""
+    obj = lock(model, obj.pk, version)
+    if obj.is_archived == archived:
+        return obj, False
+    obj.is_archived = archived
+    obj.version += 1
+    obj.save()
+    extra = {"reason": reason[:500]} if archived else {}
+    audit.record(actor=actor, action=AuditAction.ARCHIVE if archived else AuditAction.RESTORE, target=obj,
+                 account_id=account_id if account_id is not None else getattr(obj, "account_id", None),
+                 changes={"is_archived": [not archived, archived]}, extra=extra)  # fmt: skip
+    return obj, True

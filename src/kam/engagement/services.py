@@ -20,7 +20,7 @@ from lunar_python import LunarMonth, Solar
 
 from kam.accounts.models import Account, AccountContact, Contact
 from kam.core import audit, scopes
-from kam.core.edits import edit, lock, record_created, refuse_unknown
+from kam.core.edits import edit, lock, record_created, refuse_unknown, set_archived
 from kam.core.jobs import run_once
 from kam.core.models import AuditAction
 from kam.engagement import selectors
@@ -247,15 +247,7 @@ def activity_update(*, actor, activity: Activity, fields: dict, version=None) ->
 def activity_archive(*, actor, activity: Activity, version=None, reason: str = "") -> Activity:
     """Archive an activity (recorded by mistake, or on the wrong account): it leaves the lists and the
     timeline but is kept. Tasks made from its next step stay as they are."""
-    activity = lock(Activity, activity.pk, version)
-    if activity.is_archived:
-        return activity
-    activity.is_archived = True
-    activity.version += 1
-    activity.save()
-    audit.record(actor=actor, action=AuditAction.ARCHIVE, target=activity, account_id=activity.account_id,
-                 changes={"is_archived": [False, True]}, extra={"reason": reason[:500]})  # fmt: skip
-    return activity
+    return set_archived(Activity, activity, actor=actor, version=version, reason=reason)[0]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from kam.accounts.models import Account, AccountContact, Attitude, BuyingRole, Contact
 from kam.core import audit, scopes
-from kam.core.edits import edit, lock, record_created, refuse_unknown
+from kam.core.edits import edit, lock, record_created, refuse_unknown, set_archived
 from kam.core.errors import ConflictError, DuplicateError
 from kam.core.models import AuditAction
 from kam.engagement.models import ActivityKind
@@ -275,8 +275,11 @@ def opportunity_cells(opportunity: Opportunity) -> dict[tuple, tuple[int, Decima
 
     The funnel counts CNY amounts only; the forecast's pipeline every amount, like its figures always did.
     """
-    if opportunity.is_archived:
-        return {}
+    return {} if opportunity.is_archived else _live_cells(opportunity)
+
+
+def _live_cells(opportunity: Opportunity) -> dict[tuple, tuple[int, Decimal]]:
+    """The cells of an opportunity as if it were not archived."""
     month = timezone.localtime(opportunity.created_at).date().replace(day=1)
     is_open = opportunity.status == OpportunityStatus.OPEN
     cny = Decimal(opportunity.amount) if opportunity.currency == "CNY" else Decimal(0)
@@ -1082,16 +1085,11 @@ def forecast_snapshots_take(*, today: date) -> int:
 
 
 def _set_archived(*, actor, opportunity: Opportunity, version, archived: bool) -> Opportunity:
-    opportunity = lock(Opportunity, opportunity.pk, version)
-    if opportunity.is_archived == archived:
-        return opportunity
-    cells = opportunity_cells(opportunity)
-    opportunity.is_archived = archived
-    opportunity.version += 1
-    opportunity.save(update_fields=["is_archived", "version", "updated_at"])
-    opportunity_cells_move(cells, opportunity_cells(opportunity))
-    audit.record(actor=actor, action=AuditAction.ARCHIVE if archived else AuditAction.RESTORE, target=opportunity,
-                 account_id=opportunity.account_id, changes={"is_archived": [not archived, archived]})  # fmt: skip
+    opportunity, changed = set_archived(Opportunity, opportunity, actor=actor, version=version, archived=archived)
+    if changed:  # out of its cells when archived, back in when restored
+        live = _live_cells(opportunity)
+        before, after = (live, {}) if archived else ({}, live)
+        opportunity_cells_move(before, after)
     return opportunity
 
 
@@ -1228,27 +1226,13 @@ def work_plan_set(*, actor, owner, month: date, items, note: str | None = None, 
 # --- samples, costs, positioning pages (PIPE-3, PIPE-5, PIPE-8) [h5]
 
 
-def _archive(model, obj, *, actor, version, reason: str):
-    """Archive a sample or a cost recorded by mistake: it leaves the lists, the gate's auto-check and the
-    cost figures, and is kept; a stale `version` is a 409."""
-    obj = lock(model, obj.pk, version)
-    if obj.is_archived:
-        return obj
-    obj.is_archived = True
-    obj.version += 1
-    obj.save()
-    audit.record(actor=actor, action=AuditAction.ARCHIVE, target=obj, account_id=obj.account_id,
-                 changes={"is_archived": [False, True]}, extra={"reason": (reason or "")[:500]})  # fmt: skip
-    return obj
-
-
 @transaction.atomic
 def sample_archive(*, actor, sample: Sample, version=None, reason: str = "") -> Sample:
     """Archive a sample (PIPE-8); an archived accepted sample no longer satisfies the gate."""
-    return _archive(Sample, sample, actor=actor, version=version, reason=reason)
+    return set_archived(Sample, sample, actor=actor, version=version, reason=reason or "")[0]
 
 
 @transaction.atomic
 def development_cost_archive(*, actor, cost: DevelopmentCost, version=None, reason: str = "") -> DevelopmentCost:
     """Archive a development cost (PIPE-5); it no longer counts in the account's cost and return."""
-    return _archive(DevelopmentCost, cost, actor=actor, version=version, reason=reason)
+    return set_archived(DevelopmentCost, cost, actor=actor, version=version, reason=reason or "")[0]
